@@ -1,0 +1,517 @@
+//! Verifying a received webhook: picks the scheme from the headers, checks the timestamp window, then the signatures.
+
+use crate::encoding::{B64_TAG_LEN, HEX_TAG_LEN, base64_tag, hex_tag, parse_timestamp};
+use crate::header;
+use crate::secret::{SecretError, SecretKey, parse_all};
+use crate::sign::{amigo_tag, standard_tag};
+use core::fmt;
+use ctutils::CtEq;
+
+/// How far a webhook's timestamp may be from the receiver's clock, in either direction.
+pub const DEFAULT_TOLERANCE_SECONDS: u32 = 5 * 60;
+
+/// The header set a webhook was verified with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `webhook-id`, `webhook-timestamp` (s), `webhook-signature` (`v1,<base64>`).
+    StandardWebhooks,
+    /// `x-amigo-request-timestamp` (ms), `x-amigo-request-signature` (hex).
+    Amigo,
+}
+
+/// The check that failed. Each variant is one thing a receiver can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyError {
+    /// A header the scheme needs is absent (its lowercase name).
+    MissingHeader(&'static str),
+    /// The timestamp header is not a plain decimal number.
+    MalformedTimestamp,
+    /// The timestamp is further in the past than the tolerance: a replay or a stale retry.
+    TimestampTooOld,
+    /// The timestamp is further in the future than the tolerance: a clock skew or a forgery.
+    TimestampTooNew,
+    /// No signature in the header matches the body with any of the secrets.
+    NoMatchingSignature,
+    /// One of the receiver's own secrets is malformed.
+    MalformedSecret(SecretError),
+}
+
+impl VerifyError {
+    /// A stable, machine-readable name of the failed check (the npm package's `error.code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::MissingHeader(_) => "missing_header",
+            VerifyError::MalformedTimestamp => "malformed_timestamp",
+            VerifyError::TimestampTooOld => "timestamp_too_old",
+            VerifyError::TimestampTooNew => "timestamp_too_new",
+            VerifyError::NoMatchingSignature => "no_matching_signature",
+            VerifyError::MalformedSecret(_) => "malformed_secret",
+        }
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::MissingHeader(name) => write!(f, "missing header {name}"),
+            VerifyError::MalformedTimestamp => {
+                f.write_str("timestamp header is not a decimal number")
+            }
+            VerifyError::TimestampTooOld => f.write_str("timestamp is older than the tolerance"),
+            VerifyError::TimestampTooNew => f.write_str("timestamp is newer than the tolerance"),
+            VerifyError::NoMatchingSignature => f.write_str("no signature matches the body"),
+            VerifyError::MalformedSecret(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+impl From<SecretError> for VerifyError {
+    fn from(e: SecretError) -> Self {
+        VerifyError::MalformedSecret(e)
+    }
+}
+
+/// Received headers, looked up by lowercase name whatever case they arrived in.
+pub trait Headers {
+    /// The value of the header `name` (given in lowercase), if present.
+    fn header(&self, name: &str) -> Option<&str>;
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> Headers for [(K, V)] {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| k.as_ref().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>, const N: usize> Headers for [(K, V); N] {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.as_slice().header(name)
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> Headers for Vec<(K, V)> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.as_slice().header(name)
+    }
+}
+
+/// Verifies webhooks for one destination: its secrets (several while the sender rotates) and a
+/// timestamp tolerance. Build it once; each secret's HMAC key state is computed here, not per call.
+#[derive(Clone)]
+pub struct Verifier {
+    keys: Vec<SecretKey>,
+    tolerance_ms: i64,
+}
+
+impl Verifier {
+    /// A verifier accepting any of `secrets`, with the default 5-minute tolerance.
+    pub fn new<S: AsRef<str>>(secrets: &[S]) -> Result<Self, SecretError> {
+        Ok(Verifier {
+            keys: parse_all(secrets)?,
+            tolerance_ms: i64::from(DEFAULT_TOLERANCE_SECONDS) * 1000,
+        })
+    }
+
+    /// The parsed secrets, newest first (the npm package signs with them too).
+    #[cfg_attr(not(feature = "bindings"), allow(dead_code))]
+    pub(crate) fn keys(&self) -> &[SecretKey] {
+        &self.keys
+    }
+
+    /// Changes how far, in seconds and in either direction, a timestamp may be from `now`.
+    pub fn with_tolerance_seconds(mut self, seconds: u32) -> Self {
+        self.tolerance_ms = i64::from(seconds) * 1000;
+        self
+    }
+
+    /// Verifies a webhook given its headers and raw body, at `now_ms` (Unix milliseconds).
+    ///
+    /// Standard Webhooks headers are used when present (their signature also covers the message
+    /// id); otherwise Amigo's. The clock is a parameter so that this core stays pure: callers pass
+    /// their runtime's time, tests pass a fixed one.
+    pub fn verify<H: Headers + ?Sized>(
+        &self,
+        headers: &H,
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<Scheme, VerifyError> {
+        let get = |name: &'static str| {
+            headers
+                .header(name)
+                .map(str::as_bytes)
+                .ok_or(VerifyError::MissingHeader(name))
+        };
+        let standard_present = [
+            header::WEBHOOK_SIGNATURE,
+            header::WEBHOOK_ID,
+            header::WEBHOOK_TIMESTAMP,
+        ]
+        .iter()
+        .any(|name| headers.header(name).is_some());
+        let amigo_present = [header::AMIGO_SIGNATURE, header::AMIGO_TIMESTAMP]
+            .iter()
+            .any(|name| headers.header(name).is_some());
+
+        if standard_present || !amigo_present {
+            let id = get(header::WEBHOOK_ID)?;
+            let timestamp = get(header::WEBHOOK_TIMESTAMP)?;
+            let signature = get(header::WEBHOOK_SIGNATURE)?;
+            self.verify_standard(id, timestamp, signature, body, now_ms)?;
+            Ok(Scheme::StandardWebhooks)
+        } else {
+            let timestamp = get(header::AMIGO_TIMESTAMP)?;
+            let signature = get(header::AMIGO_SIGNATURE)?;
+            self.verify_amigo(timestamp, signature, body, now_ms)?;
+            Ok(Scheme::Amigo)
+        }
+    }
+
+    /// Verifies Standard Webhooks header values (`webhook-id`, `webhook-timestamp` in seconds,
+    /// `webhook-signature`). Entries of unknown versions are skipped, not failed.
+    pub fn verify_standard(
+        &self,
+        id: &[u8],
+        timestamp: &[u8],
+        signature: &[u8],
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<(), VerifyError> {
+        let sent_s = parse_timestamp(timestamp).ok_or(VerifyError::MalformedTimestamp)?;
+        self.check_window(
+            sent_s.saturating_mul(1000),
+            now_ms.div_euclid(1000).saturating_mul(1000),
+        )?;
+        for key in &self.keys {
+            let expected = base64_tag(&standard_tag(key, id, timestamp, body));
+            let matched = signature
+                .split(|&c| c == b' ')
+                .filter_map(|entry| entry.strip_prefix(b"v1,"))
+                .any(|candidate| tag_eq::<B64_TAG_LEN>(candidate, &expected));
+            if matched {
+                return Ok(());
+            }
+        }
+        Err(VerifyError::NoMatchingSignature)
+    }
+
+    /// Verifies Amigo header values (`x-amigo-request-timestamp` in milliseconds,
+    /// `x-amigo-request-signature`: comma-separated lowercase hex, newest first).
+    pub fn verify_amigo(
+        &self,
+        timestamp: &[u8],
+        signature: &[u8],
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<(), VerifyError> {
+        let sent_ms = parse_timestamp(timestamp).ok_or(VerifyError::MalformedTimestamp)?;
+        self.check_window(sent_ms, now_ms)?;
+        for key in &self.keys {
+            let expected = hex_tag(&amigo_tag(key, timestamp, body));
+            let matched = signature
+                .split(|&c| c == b',')
+                .any(|candidate| tag_eq::<HEX_TAG_LEN>(candidate.trim_ascii(), &expected));
+            if matched {
+                return Ok(());
+            }
+        }
+        Err(VerifyError::NoMatchingSignature)
+    }
+
+    fn check_window(&self, sent_ms: i64, now_ms: i64) -> Result<(), VerifyError> {
+        if now_ms.saturating_sub(sent_ms) > self.tolerance_ms {
+            Err(VerifyError::TimestampTooOld)
+        } else if sent_ms.saturating_sub(now_ms) > self.tolerance_ms {
+            Err(VerifyError::TimestampTooNew)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Compares a received tag with the expected one: length first (not secret), then the bytes in
+/// constant time.
+fn tag_eq<const N: usize>(candidate: &[u8], expected: &[u8; N]) -> bool {
+    candidate.len() == N && candidate.ct_eq(expected.as_slice()).to_bool()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sign::sign_webhook;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const TS: &str = "1614265330";
+    const BODY: &str = r#"{"test": 2432232314}"#;
+    const SIG: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+    const NOW_MS: i64 = 1_614_265_330_000;
+
+    fn standard(signature: &str, ts: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("webhook-id", ID.to_owned()),
+            ("webhook-timestamp", ts.to_owned()),
+            ("webhook-signature", signature.to_owned()),
+        ]
+    }
+
+    fn verifier() -> Verifier {
+        Verifier::new(&[SECRET]).expect("valid secret")
+    }
+
+    #[test]
+    fn standard_webhooks_vectors_verify() {
+        assert_eq!(
+            verifier().verify(&standard(SIG, TS), BODY.as_bytes(), NOW_MS),
+            Ok(Scheme::StandardWebhooks)
+        );
+        let second = Verifier::new(&["whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"]).expect("valid");
+        let headers = [
+            ("webhook-id", "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk"),
+            ("webhook-timestamp", "1649367553"),
+            (
+                "webhook-signature",
+                "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
+            ),
+        ];
+        let body = br#"{"email":"test@example.com","username":"test_user"}"#;
+        assert_eq!(
+            second.verify(&headers, body, 1_649_367_553_000),
+            Ok(Scheme::StandardWebhooks)
+        );
+    }
+
+    #[test]
+    fn header_names_match_in_any_case() {
+        let headers = [
+            ("Webhook-Id", ID),
+            ("WEBHOOK-TIMESTAMP", TS),
+            ("webhook-Signature", SIG),
+        ];
+        assert!(verifier().verify(&headers, BODY.as_bytes(), NOW_MS).is_ok());
+    }
+
+    #[test]
+    fn amigo_vector_verifies() {
+        // Computed with Python's hmac (see sign.rs).
+        let headers = [
+            ("X-Amigo-Request-Timestamp", "1614265330123"),
+            (
+                "X-Amigo-Request-Signature",
+                "2575962817f7d247c96debda2c18feb5a554d8e7bb8200e17d85554fbde6b4fe",
+            ),
+        ];
+        assert_eq!(
+            verifier().verify(&headers, BODY.as_bytes(), 1_614_265_330_123),
+            Ok(Scheme::Amigo)
+        );
+        let tampered = [
+            headers[0],
+            (
+                "x-amigo-request-signature",
+                "2575962817f7d247c96debda2c18feb5a554d8e7bb8200e17d85554fbde6b4ff",
+            ),
+        ];
+        assert_eq!(
+            verifier().verify(&tampered, BODY.as_bytes(), 1_614_265_330_123),
+            Err(VerifyError::NoMatchingSignature)
+        );
+    }
+
+    #[test]
+    fn malformed_signatures_do_not_match() {
+        let truncated = &SIG[..SIG.len() - 4];
+        let cases = [
+            "v1,",
+            "v1",
+            "",
+            " ",
+            truncated,
+            "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        ];
+        for sig in cases {
+            assert_eq!(
+                verifier().verify(&standard(sig, TS), BODY.as_bytes(), NOW_MS),
+                Err(VerifyError::NoMatchingSignature),
+                "{sig:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_and_unknown_entries_are_skipped_when_one_matches() {
+        let mixed = format!(
+            "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= v2,abc v1a,{} {SIG} v1,",
+            &SIG[3..]
+        );
+        assert!(
+            verifier()
+                .verify(&standard(&mixed, TS), BODY.as_bytes(), NOW_MS)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn timestamps_outside_tolerance_fail_both_ways() {
+        let v = verifier();
+        assert_eq!(
+            v.verify(&standard(SIG, TS), BODY.as_bytes(), NOW_MS + 301_000),
+            Err(VerifyError::TimestampTooOld)
+        );
+        assert_eq!(
+            v.verify(&standard(SIG, TS), BODY.as_bytes(), NOW_MS - 301_000),
+            Err(VerifyError::TimestampTooNew)
+        );
+        assert!(
+            v.verify(&standard(SIG, TS), BODY.as_bytes(), NOW_MS + 300_999)
+                .is_ok()
+        );
+        assert!(
+            v.verify(&standard(SIG, TS), BODY.as_bytes(), NOW_MS - 300_000)
+                .is_ok()
+        );
+        let strict = verifier().with_tolerance_seconds(10);
+        assert_eq!(
+            strict.verify(&standard(SIG, TS), BODY.as_bytes(), NOW_MS + 11_000),
+            Err(VerifyError::TimestampTooOld)
+        );
+    }
+
+    #[test]
+    fn amigo_timestamps_outside_tolerance_fail_both_ways() {
+        let signed = sign_webhook(&[SECRET], ID, NOW_MS, BODY.as_bytes()).expect("valid");
+        let headers: Vec<(&str, &str)> = signed
+            .iter()
+            .filter(|(n, _)| n.starts_with("x-amigo"))
+            .collect();
+        let v = verifier();
+        assert_eq!(
+            v.verify(&headers, BODY.as_bytes(), NOW_MS + 301_000),
+            Err(VerifyError::TimestampTooOld)
+        );
+        assert_eq!(
+            v.verify(&headers, BODY.as_bytes(), NOW_MS - 301_000),
+            Err(VerifyError::TimestampTooNew)
+        );
+        assert_eq!(
+            v.verify(&headers, BODY.as_bytes(), NOW_MS + 300_000),
+            Ok(Scheme::Amigo)
+        );
+    }
+
+    #[test]
+    fn malformed_timestamps_are_named() {
+        for ts in ["", "abc", "-1614265330", "1614265330.0", " 1614265330"] {
+            assert_eq!(
+                verifier().verify(&standard(SIG, ts), BODY.as_bytes(), NOW_MS),
+                Err(VerifyError::MalformedTimestamp),
+                "{ts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_secret_and_tampered_body_fail() {
+        let other = Verifier::new(&["whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"]).expect("valid");
+        assert_eq!(
+            other.verify(&standard(SIG, TS), BODY.as_bytes(), NOW_MS),
+            Err(VerifyError::NoMatchingSignature)
+        );
+        assert_eq!(
+            verifier().verify(&standard(SIG, TS), br#"{"test": 2432232315}"#, NOW_MS),
+            Err(VerifyError::NoMatchingSignature)
+        );
+    }
+
+    #[test]
+    fn any_of_several_secrets_verifies() {
+        let v = Verifier::new(&["whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", SECRET]).expect("valid");
+        assert!(
+            v.verify(&standard(SIG, TS), BODY.as_bytes(), NOW_MS)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn missing_headers_are_named() {
+        let no_id = [("webhook-timestamp", TS), ("webhook-signature", SIG)];
+        assert_eq!(
+            verifier().verify(&no_id, BODY.as_bytes(), NOW_MS),
+            Err(VerifyError::MissingHeader("webhook-id"))
+        );
+        let none: [(&str, &str); 0] = [];
+        assert_eq!(
+            verifier().verify(&none, BODY.as_bytes(), NOW_MS),
+            Err(VerifyError::MissingHeader("webhook-id"))
+        );
+        let amigo_no_sig = [("x-amigo-request-timestamp", "1614265330123")];
+        assert_eq!(
+            verifier().verify(&amigo_no_sig, BODY.as_bytes(), NOW_MS),
+            Err(VerifyError::MissingHeader("x-amigo-request-signature"))
+        );
+    }
+
+    #[test]
+    fn malformed_receiver_secret_is_an_error() {
+        assert_eq!(
+            Verifier::new(&["whsec_***"])
+                .err()
+                .map(VerifyError::from)
+                .map(|e| e.code()),
+            Some("malformed_secret")
+        );
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod properties {
+    use super::*;
+    use crate::sign::sign_webhook;
+    use proptest::prelude::*;
+
+    const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+
+    fn signed(body: &[u8], ts_ms: i64) -> Vec<(&'static str, String)> {
+        sign_webhook(&[SECRET], "msg_prop", ts_ms, body)
+            .expect("valid secret")
+            .iter()
+            .map(|(n, v)| (n, v.to_owned()))
+            .collect()
+    }
+
+    fn only(headers: &[(&'static str, String)], prefix: &str) -> Vec<(&'static str, String)> {
+        headers
+            .iter()
+            .filter(|(n, _)| n.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn sign_then_verify_round_trips(body in proptest::collection::vec(any::<u8>(), 0..2048),
+                                        ts_ms in 0i64..4_000_000_000_000) {
+            let v = Verifier::new(&[SECRET]).expect("valid");
+            let headers = signed(&body, ts_ms);
+            prop_assert_eq!(v.verify(&only(&headers, "webhook-"), &body, ts_ms), Ok(Scheme::StandardWebhooks));
+            prop_assert_eq!(v.verify(&only(&headers, "x-amigo-"), &body, ts_ms), Ok(Scheme::Amigo));
+        }
+
+        #[test]
+        fn any_single_byte_change_fails(body in proptest::collection::vec(any::<u8>(), 1..2048),
+                                        index in any::<prop::sample::Index>(),
+                                        flip in 1u8..=255) {
+            let v = Verifier::new(&[SECRET]).expect("valid");
+            let ts_ms = 1_700_000_000_000;
+            let headers = signed(&body, ts_ms);
+            let mut tampered = body.clone();
+            let i = index.index(tampered.len());
+            tampered[i] ^= flip;
+            prop_assert_eq!(v.verify(&only(&headers, "webhook-"), &tampered, ts_ms), Err(VerifyError::NoMatchingSignature));
+            prop_assert_eq!(v.verify(&only(&headers, "x-amigo-"), &tampered, ts_ms), Err(VerifyError::NoMatchingSignature));
+        }
+    }
+}
