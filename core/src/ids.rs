@@ -1,0 +1,74 @@
+//! Identifiers: 24 lowercase hex characters, the pattern the seed API requires.
+//! The first 4 bytes are the creation second, so ids sort by creation time.
+
+/// Builds an id from the creation time and 8 random bytes.
+pub fn new_id(unix_seconds: i64, random: &[u8; 8]) -> String {
+    let mut bytes = [0u8; 12];
+    bytes[..4].copy_from_slice(&(unix_seconds as u32).to_be_bytes());
+    bytes[4..].copy_from_slice(random);
+    hex(&bytes)
+}
+
+/// True when `s` matches `^[a-f0-9]{24}$`.
+pub fn is_valid_id(s: &str) -> bool {
+    s.len() == 24 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// True for an operator-chosen organization or user id: 1–64 characters of
+/// letters, digits, `_` and `-`, starting with a letter or digit.
+pub fn is_valid_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+}
+
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_match_the_seed_pattern_and_sort_by_time() {
+        let a = new_id(1_700_000_000, &[0xff; 8]);
+        let b = new_id(1_700_000_001, &[0x00; 8]);
+        assert!(is_valid_id(&a) && is_valid_id(&b));
+        assert!(a < b);
+    }
+
+    #[test]
+    fn rejects_anything_else() {
+        for bad in [
+            "",
+            "abc",
+            "ABCDEFABCDEFABCDEFABCDEF",
+            "0123456789abcdef0123456g",
+            "0123456789abcdef01234567a",
+        ] {
+            assert!(!is_valid_id(bad), "{bad}");
+        }
+        assert!(is_valid_id("0123456789abcdef01234567"));
+    }
+
+    #[test]
+    fn operator_names() {
+        assert!(
+            is_valid_name("acme") && is_valid_name("org_1-a") && is_valid_name(&"a".repeat(64))
+        );
+        for bad in ["", "_x", "a b", "a/b", "é", &"a".repeat(65)] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! edgehook's pure core: every decision the worker makes that does not need the
+//! Workers runtime, written as plain Rust and tested on the host.
+//!
+//! - [`error`]: the API's error type and how it maps to a status and a body.
+//! - [`ids`], [`event_types`]: identifiers and the webhook types of the seed API.
+//! - [`destination`]: validation of destination bodies and the shapes the API returns.
+//! - [`url_safety`]: which destination URLs may be called.
+//! - [`auth`]: credentials in headers, permissions, API keys and JWTs.
+//! - [`rate_limit`]: the sliding-window limiter that the rate-limit object runs.
+//! - [`settings`]: the worker's settings and their defaults.
+//! - [`time`]: RFC 3339 formatting used in every response.
+
+pub mod auth;
+pub mod destination;
+pub mod error;
+pub mod event_types;
+pub mod ids;
+pub mod rate_limit;
+pub mod routes;
+pub mod secrets;
+pub mod settings;
+pub mod time;
+pub mod url_safety;
+
+/// The OpenAPI document of the whole API, served at `GET /openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");

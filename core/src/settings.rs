@@ -1,0 +1,152 @@
+//! The worker's settings (wrangler `vars`), their defaults and their checks.
+//! Parsed from plain strings so the rules are tested here, not in the runtime.
+
+/// Everything the worker reads from its environment besides bindings and secrets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Seconds to wait before each retry (`EDGEHOOK_RETRY_SCHEDULE_SECONDS`).
+    pub retry_schedule_seconds: Vec<f64>,
+    pub dual_signing_seconds: i64,
+    pub rotation_cooldown_seconds: i64,
+    /// Dev only: admit `http://127.0.0.1:PORT` destinations.
+    pub allow_loopback_destinations: bool,
+    /// Requests a minute per user and endpoint; 0 lifts the limit (benchmarks).
+    pub rate_limit_per_minute: u32,
+    /// The stricter limit of sign-in and delivery queries.
+    pub rate_limit_slow_per_minute: u32,
+    pub token_ttl_seconds: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            retry_schedule_seconds: vec![5.0, 10.0, 20.0, 20.0, 20.0],
+            dual_signing_seconds: 1800,
+            rotation_cooldown_seconds: 3600,
+            allow_loopback_destinations: false,
+            rate_limit_per_minute: 20,
+            rate_limit_slow_per_minute: 5,
+            token_ttl_seconds: 3600,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads settings through `var` (absent or empty means the default). A value
+    /// that does not parse is an error naming the setting: a misconfigured
+    /// worker should fail loudly, not run with a surprise.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
+        let d = Settings::default();
+        let get = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        fn num<T: std::str::FromStr>(
+            name: &str,
+            v: Option<String>,
+            default: T,
+        ) -> Result<T, String> {
+            match v {
+                None => Ok(default),
+                Some(s) => s
+                    .parse()
+                    .map_err(|_| format!("{name}={s:?} is not a valid number")),
+            }
+        }
+        let retry_schedule_seconds = match get("EDGEHOOK_RETRY_SCHEDULE_SECONDS") {
+            None => d.retry_schedule_seconds,
+            Some(s) => parse_schedule(&s)?,
+        };
+        let allow_loopback_destinations =
+            match get("EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS").as_deref() {
+                None | Some("false") | Some("0") => false,
+                Some("true") | Some("1") => true,
+                Some(other) => {
+                    return Err(format!(
+                        "EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS={other:?} must be true or false"
+                    ));
+                }
+            };
+        Ok(Settings {
+            retry_schedule_seconds,
+            dual_signing_seconds: num(
+                "EDGEHOOK_DUAL_SIGNING_SECONDS",
+                get("EDGEHOOK_DUAL_SIGNING_SECONDS"),
+                d.dual_signing_seconds,
+            )?,
+            rotation_cooldown_seconds: num(
+                "EDGEHOOK_ROTATION_COOLDOWN_SECONDS",
+                get("EDGEHOOK_ROTATION_COOLDOWN_SECONDS"),
+                d.rotation_cooldown_seconds,
+            )?,
+            allow_loopback_destinations,
+            rate_limit_per_minute: num(
+                "EDGEHOOK_RATE_LIMIT_PER_MINUTE",
+                get("EDGEHOOK_RATE_LIMIT_PER_MINUTE"),
+                d.rate_limit_per_minute,
+            )?,
+            rate_limit_slow_per_minute: num(
+                "EDGEHOOK_RATE_LIMIT_SLOW_PER_MINUTE",
+                get("EDGEHOOK_RATE_LIMIT_SLOW_PER_MINUTE"),
+                d.rate_limit_slow_per_minute,
+            )?,
+            token_ttl_seconds: num(
+                "EDGEHOOK_TOKEN_TTL_SECONDS",
+                get("EDGEHOOK_TOKEN_TTL_SECONDS"),
+                d.token_ttl_seconds,
+            )?,
+        })
+    }
+}
+
+/// Parses `5,10,20` into seconds; fractions are allowed for fast tests.
+pub fn parse_schedule(s: &str) -> Result<Vec<f64>, String> {
+    s.split(',')
+        .map(|p| match p.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Ok(v),
+            _ => Err(format!("EDGEHOOK_RETRY_SCHEDULE_SECONDS: {p:?} is not a number of seconds between 0 and 86400")),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Settings, String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_vars(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_seed() {
+        let s = from(&[]).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.retry_schedule_seconds, vec![5.0, 10.0, 20.0, 20.0, 20.0]);
+        assert_eq!(
+            (s.dual_signing_seconds, s.rotation_cooldown_seconds),
+            (1800, 3600)
+        );
+    }
+
+    #[test]
+    fn overrides_and_errors() {
+        let s = from(&[
+            ("EDGEHOOK_RETRY_SCHEDULE_SECONDS", "0.5, 1,2"),
+            ("EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS", "true"),
+            ("EDGEHOOK_RATE_LIMIT_PER_MINUTE", "0"),
+        ])
+        .unwrap();
+        assert_eq!(s.retry_schedule_seconds, vec![0.5, 1.0, 2.0]);
+        assert!(s.allow_loopback_destinations);
+        assert_eq!(s.rate_limit_per_minute, 0);
+        assert!(from(&[("EDGEHOOK_RETRY_SCHEDULE_SECONDS", "5,x")]).is_err());
+        assert!(from(&[("EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS", "yes")]).is_err());
+        assert!(from(&[("EDGEHOOK_DUAL_SIGNING_SECONDS", "-")]).is_err());
+    }
+}

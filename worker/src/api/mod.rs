@@ -1,0 +1,38 @@
+//! The API: one module per resource; [`dispatch`] sends a matched route to its handler.
+
+mod admin;
+mod destinations;
+mod signin;
+
+use crate::context;
+use edgehook_core::error::ApiError;
+use edgehook_core::routes::{Matched, Route};
+use worker::{Env, Request, Response};
+
+pub async fn dispatch(req: Request, env: &Env, m: &Matched) -> Result<Response, ApiError> {
+    match m.spec.route {
+        Route::OpenApi => {
+            let mut resp =
+                Response::ok(edgehook_core::OPENAPI_JSON).map_err(crate::http::internal)?;
+            resp.headers_mut()
+                .set("content-type", "application/json")
+                .map_err(crate::http::internal)?;
+            Ok(resp)
+        }
+        Route::SignIn => signin::sign_in(req, env, m).await,
+        Route::AdminCreateOrganization
+        | Route::AdminCreateUser
+        | Route::AdminCreateApiKey
+        | Route::AdminGetMaintenance
+        | Route::AdminSetMaintenance => admin::handle(req, env, m).await,
+        Route::ListDestinations
+        | Route::CreateDestination
+        | Route::GetDestination
+        | Route::UpdateDestination
+        | Route::DeleteDestination
+        | Route::RotateSecret => {
+            let caller = context::enter(&req, env, m).await?;
+            destinations::handle(req, env, m, &caller).await
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Settings and secrets from the worker's environment.
+
+use crate::http::internal;
+use edgehook_core::error::ApiError;
+use edgehook_core::settings::Settings;
+use worker::Env;
+
+/// Reads the settings (wrangler `vars`); a malformed value fails every request
+/// loudly rather than running with a surprise.
+pub fn settings(env: &Env) -> Result<Settings, ApiError> {
+    Settings::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
+        .map_err(ApiError::Internal)
+}
+
+/// A secret that must be set (wrangler secret, or `.dev.vars` in local runs).
+pub fn secret(env: &Env, name: &str) -> Result<String, ApiError> {
+    let value = env
+        .secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|s| s.to_string()))
+        .map_err(|_| internal(format!("{name} is not set: add it with `wrangler secret put {name}` (or to .dev.vars locally)")))?;
+    if value.len() < 16 {
+        return Err(internal(format!("{name} must be at least 16 characters")));
+    }
+    Ok(value)
+}
+
+/// The key that signs and verifies edgehook's JWTs.
+pub fn jwt_key(env: &Env) -> Result<Vec<u8>, ApiError> {
+    secret(env, "EDGEHOOK_JWT_SECRET").map(String::into_bytes)
+}
+
+/// Fills a buffer from the platform's CSPRNG.
+pub fn random<const N: usize>() -> Result<[u8; N], ApiError> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(internal)?;
+    Ok(buf)
+}
+
+/// Now, as Unix milliseconds.
+pub fn now_ms() -> i64 {
+    worker::Date::now().as_millis() as i64
+}

@@ -1,0 +1,70 @@
+//! Responses on the wire: JSON bodies, and [`ApiError`] turned into a response
+//! in one place. Internal errors are logged here and answered opaquely.
+
+use edgehook_core::error::ApiError;
+use serde::Serialize;
+use worker::{Request, Response, Result};
+
+/// Converts a runtime error into an internal API error, keeping the detail for the log.
+pub fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// The answer for an error. The only place an error's status and body are decided
+/// is `ApiError::to_http`; this adds the headers and logs internal failures.
+pub fn error(e: &ApiError) -> Result<Response> {
+    if let ApiError::Internal(detail) = e {
+        worker::console_error!("internal error: {detail}");
+    }
+    let h = e.to_http();
+    let mut resp = Response::from_json(&h.body)?.with_status(h.status);
+    if let Some(s) = h.retry_after_seconds {
+        resp.headers_mut().set("Retry-After", &s.to_string())?;
+    }
+    Ok(resp)
+}
+
+/// A JSON answer with a status.
+pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
+    Ok(Response::from_json(body)
+        .map_err(internal)?
+        .with_status(status))
+}
+
+/// 204 No Content.
+pub fn no_content() -> Result<Response, ApiError> {
+    Ok(Response::empty().map_err(internal)?.with_status(204))
+}
+
+/// Largest request body any endpoint reads.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Reads the request body, refusing bodies over `limit` bytes with 413.
+pub async fn body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    if let Some(len) = header(req, "content-length").and_then(|v| v.parse::<usize>().ok()) {
+        if len > limit {
+            return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+        }
+    }
+    let bytes = req.bytes().await.map_err(internal)?;
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+    }
+    Ok(bytes)
+}
+
+/// Reads a body that may be empty (operator calls with all-default fields).
+pub async fn optional_json_body(
+    req: &mut Request,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    let bytes = body(req, MAX_BODY_BYTES).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    edgehook_core::destination::parse_json_object(&bytes)
+}
+
+/// A request header, if present and readable.
+pub fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}

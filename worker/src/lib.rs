@@ -1,0 +1,47 @@
+//! edgehook's Cloudflare Worker.
+//!
+//! - `lib.rs`: the entry point; requests are matched against the route table of
+//!   `edgehook_core::routes` and handed to one module of [`api`].
+//! - [`api`]: one module per resource (destinations, sign-in, operator, OpenAPI).
+//! - [`context`]: what every `/v1` call goes through first: maintenance mode,
+//!   authentication, the organization check, permissions, rate limits.
+//! - [`store`]: D1 tables, one module per table; KV for the maintenance switch.
+//! - [`destination_object`]: one Durable Object per destination; it holds the
+//!   destination's secrets and applies its changes one at a time.
+//! - [`rate_limiter`]: the Durable Object that counts requests per user and endpoint.
+//! - [`http`], [`config`]: responses and errors on the wire; settings and secrets.
+//!
+//! Every rule that can be decided without the runtime lives in `edgehook_core`.
+
+mod api;
+mod config;
+mod context;
+mod destination_object;
+mod http;
+mod rate_limiter;
+mod store;
+
+pub use destination_object::DestinationObject;
+pub use rate_limiter::RateLimiter;
+
+use edgehook_core::routes::{NoRoute, match_route};
+use worker::{Context, Env, Request, Response, Result, event};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let method = req.method().to_string();
+    let path = req.path();
+    let matched = match match_route(&method, &path) {
+        Ok(m) => m,
+        Err(NoRoute::NotFound) => {
+            return http::error(&edgehook_core::error::ApiError::NotFound(format!(
+                "no route for {path}"
+            )));
+        }
+        Err(NoRoute::MethodNotAllowed) => return Response::error("method not allowed", 405),
+    };
+    match api::dispatch(req, &env, &matched).await {
+        Ok(resp) => Ok(resp),
+        Err(e) => http::error(&e),
+    }
+}

@@ -1,0 +1,195 @@
+//! The `webhook_destinations` table: everything about a destination except its
+//! secrets, which live in the destination's Durable Object.
+
+use super::{bind, changes, db, n, opt_s, s};
+use crate::http::internal;
+use edgehook_core::destination::{
+    DestinationChanges, DestinationView, MAX_DESTINATIONS_PER_ORG, NewDestination,
+};
+use edgehook_core::error::ApiError;
+use edgehook_core::time::rfc3339_ms;
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::Env;
+
+#[derive(Debug, Deserialize)]
+struct Row {
+    id: String,
+    url: String,
+    name: Option<String>,
+    accepted_types: String,
+    retry_attempts: i64,
+    timeout_seconds: i64,
+    is_active: i64,
+    secret_generated_at: i64,
+    created_at: i64,
+}
+
+impl Row {
+    fn view(self) -> DestinationView {
+        DestinationView {
+            id: self.id,
+            url: self.url,
+            secret_generated_at: rfc3339_ms(self.secret_generated_at),
+            retry_attempts: self.retry_attempts,
+            accepted_types: serde_json::from_str(&self.accepted_types).unwrap_or_default(),
+            name: self.name,
+            is_active: self.is_active != 0,
+            timeout_seconds: self.timeout_seconds,
+            created_at: rfc3339_ms(self.created_at),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, url, name, accepted_types, retry_attempts, timeout_seconds, is_active, secret_generated_at, created_at";
+
+/// Inserts a destination unless the organization already has the maximum; the
+/// count and the insert are one statement, so concurrent creates cannot pass it.
+pub async fn insert_within_limit(
+    env: &Env,
+    org_id: &str,
+    id: &str,
+    d: &NewDestination,
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    let db = db(env)?;
+    let types = serde_json::to_string(&d.accepted_types).map_err(internal)?;
+    let stmt = bind(
+        &db,
+        "INSERT INTO webhook_destinations (id, org_id, url, name, accepted_types, retry_attempts, timeout_seconds, is_active, secret_generated_at, created_at, updated_at) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9 \
+         WHERE (SELECT COUNT(*) FROM webhook_destinations WHERE org_id = ?2 AND deleted_at IS NULL) < ?10",
+        &[
+            s(id),
+            s(org_id),
+            s(&d.url),
+            opt_s(d.name.as_deref()),
+            s(&types),
+            n(d.retry_attempts),
+            n(d.timeout_seconds),
+            n(d.is_active as i64),
+            n(now_ms),
+            n(MAX_DESTINATIONS_PER_ORG),
+        ],
+    )?;
+    let result = stmt.run().await.map_err(internal)?;
+    if changes(&result) == 0 {
+        return Err(ApiError::BadRequest(format!(
+            "the organization already has the maximum of {MAX_DESTINATIONS_PER_ORG} webhook destinations"
+        )));
+    }
+    Ok(())
+}
+
+/// Removes a row that was inserted for a create that could not complete.
+pub async fn remove(env: &Env, org_id: &str, id: &str) -> Result<(), ApiError> {
+    let db = db(env)?;
+    bind(
+        &db,
+        "DELETE FROM webhook_destinations WHERE org_id = ?1 AND id = ?2",
+        &[s(org_id), s(id)],
+    )?
+    .run()
+    .await
+    .map_err(internal)?;
+    Ok(())
+}
+
+/// The organization's destinations, oldest first.
+pub async fn list(env: &Env, org_id: &str) -> Result<Vec<DestinationView>, ApiError> {
+    let db = db(env)?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM webhook_destinations WHERE org_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id"
+    );
+    let rows: Vec<Row> = bind(&db, &sql, &[s(org_id)])?
+        .all()
+        .await
+        .map_err(internal)?
+        .results()
+        .map_err(internal)?;
+    Ok(rows.into_iter().map(Row::view).collect())
+}
+
+/// One destination of the organization, if it exists and is not deleted.
+pub async fn get(env: &Env, org_id: &str, id: &str) -> Result<Option<DestinationView>, ApiError> {
+    let db = db(env)?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM webhook_destinations WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL"
+    );
+    let row: Option<Row> = bind(&db, &sql, &[s(org_id), s(id)])?
+        .first(None)
+        .await
+        .map_err(internal)?;
+    Ok(row.map(Row::view))
+}
+
+/// Applies changes; false when the destination does not exist (or is deleted).
+pub async fn update(
+    env: &Env,
+    org_id: &str,
+    id: &str,
+    c: &DestinationChanges,
+    now_ms: i64,
+) -> Result<bool, ApiError> {
+    let db = db(env)?;
+    let types = match &c.accepted_types {
+        Some(t) => s(&serde_json::to_string(t).map_err(internal)?),
+        None => JsValue::NULL,
+    };
+    let opt_n = |v: Option<i64>| v.map(n).unwrap_or(JsValue::NULL);
+    let stmt = bind(
+        &db,
+        "UPDATE webhook_destinations SET \
+           accepted_types = COALESCE(?3, accepted_types), \
+           retry_attempts = COALESCE(?4, retry_attempts), \
+           timeout_seconds = COALESCE(?5, timeout_seconds), \
+           is_active = COALESCE(?6, is_active), \
+           name = CASE WHEN ?7 = 1 THEN ?8 ELSE name END, \
+           updated_at = ?9 \
+         WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
+        &[
+            s(org_id),
+            s(id),
+            types,
+            opt_n(c.retry_attempts),
+            opt_n(c.timeout_seconds),
+            opt_n(c.is_active.map(i64::from)),
+            n(c.name.is_some() as i64),
+            opt_s(c.name.clone().flatten().as_deref()),
+            n(now_ms),
+        ],
+    )?;
+    Ok(changes(&stmt.run().await.map_err(internal)?) > 0)
+}
+
+/// Marks a destination deleted; false when it was unknown or already deleted.
+pub async fn mark_deleted(
+    env: &Env,
+    org_id: &str,
+    id: &str,
+    now_ms: i64,
+) -> Result<bool, ApiError> {
+    let db = db(env)?;
+    let stmt = bind(
+        &db,
+        "UPDATE webhook_destinations SET deleted_at = ?3, updated_at = ?3 WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
+        &[s(org_id), s(id), n(now_ms)],
+    )?;
+    Ok(changes(&stmt.run().await.map_err(internal)?) > 0)
+}
+
+/// Records when the current secret was generated (after a rotation).
+pub async fn set_secret_generated_at(
+    env: &Env,
+    org_id: &str,
+    id: &str,
+    at_ms: i64,
+) -> Result<bool, ApiError> {
+    let db = db(env)?;
+    let stmt = bind(
+        &db,
+        "UPDATE webhook_destinations SET secret_generated_at = ?3, updated_at = ?3 WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
+        &[s(org_id), s(id), n(at_ms)],
+    )?;
+    Ok(changes(&stmt.run().await.map_err(internal)?) > 0)
+}

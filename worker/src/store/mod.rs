@@ -1,0 +1,56 @@
+//! Storage: one module per D1 table, and the maintenance switch in KV.
+//!
+//! D1 holds everything that must be consistent (organizations, users, API key
+//! hashes, destinations). KV holds only the maintenance switch, where a delay of
+//! up to a minute before every location sees a change is harmless.
+
+pub mod api_keys;
+pub mod destinations;
+pub mod maintenance;
+pub mod organizations;
+pub mod users;
+
+use crate::http::internal;
+use edgehook_core::error::ApiError;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, D1Result, Env};
+
+/// The D1 database binding.
+pub fn db(env: &Env) -> Result<D1Database, ApiError> {
+    env.d1("DB").map_err(internal)
+}
+
+/// Binds positional parameters to a statement.
+pub fn bind(
+    db: &D1Database,
+    sql: &str,
+    params: &[JsValue],
+) -> Result<D1PreparedStatement, ApiError> {
+    db.prepare(sql).bind(params).map_err(internal)
+}
+
+/// A string parameter.
+pub fn s(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+/// An integer parameter (D1 numbers are f64; every integer here fits in 53 bits).
+pub fn n(v: i64) -> JsValue {
+    JsValue::from_f64(v as f64)
+}
+
+/// A nullable string parameter.
+pub fn opt_s(v: Option<&str>) -> JsValue {
+    v.map(JsValue::from_str).unwrap_or(JsValue::NULL)
+}
+
+/// Rows changed by a write.
+pub fn changes(r: &D1Result) -> usize {
+    r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)
+}
+
+/// True when a D1 error is a primary-key or unique conflict.
+pub fn is_conflict(e: &worker::Error) -> bool {
+    let m = e.to_string();
+    m.contains("UNIQUE constraint failed") || m.contains("PRIMARY KEY")
+}
