@@ -20,6 +20,9 @@ pub mod verify;
 #[cfg(feature = "bindings")]
 mod bindings;
 
+#[cfg(all(test, feature = "bindings", target_arch = "wasm32"))]
+mod wasm_tests;
+
 pub use secret::{SECRET_PREFIX, SecretError, secret_from_bytes};
 pub use sign::{SignedHeaders, sign_webhook};
 pub use verify::{DEFAULT_TOLERANCE_SECONDS, Headers, Scheme, Verifier, VerifyError};

@@ -1,0 +1,99 @@
+// Types of @edgehook/sdk: the Webhook verifier, its error, and edgehook's event payloads.
+
+/** A conversation finished post-processing. */
+export interface ConversationPostProcessingCompleteEvent {
+  type: 'conversation-post-processing-complete';
+  post_processing_type: string;
+  conversation_id: string;
+  org_id: string;
+}
+
+/** A resource of the agent framework changed. */
+export interface AgentFrameworkResourceUpdatedEvent {
+  type: 'agent-framework-resource-updated';
+  org_id: string;
+  resource_type: string;
+  resource_id: string;
+  /** ISO 8601 time of the change. */
+  updated_at: string;
+}
+
+/** An API key expires soon. */
+export interface ApiKeyExpirationSoonEvent {
+  type: 'api-key-expiration-soon';
+  org_id: string;
+  api_key_id: string;
+  user_id: string;
+  /** ISO 8601 time of the expiry. */
+  expires_at: string;
+}
+
+/** Every event edgehook delivers; narrow it with `switch (event.type)`. */
+export type WebhookEvent =
+  | ConversationPostProcessingCompleteEvent
+  | AgentFrameworkResourceUpdatedEvent
+  | ApiKeyExpirationSoonEvent;
+
+export type WebhookEventType = WebhookEvent['type'];
+
+/** The check that failed. */
+export type WebhookVerificationErrorCode =
+  | 'missing_header'
+  | 'malformed_timestamp'
+  | 'timestamp_too_old'
+  | 'timestamp_too_new'
+  | 'no_matching_signature'
+  | 'malformed_secret'
+  | 'invalid_payload';
+
+export class WebhookVerificationError extends Error {
+  readonly name: 'WebhookVerificationError';
+  readonly code: WebhookVerificationErrorCode;
+  /** The missing header's lowercase name, when `code` is `missing_header`. */
+  readonly header?: string;
+}
+
+/** Request headers: a fetch `Headers`, Node's `IncomingHttpHeaders`, or a plain object (any case). */
+export type WebhookHeaders =
+  | { get(name: string): string | null | undefined }
+  | Record<string, string | string[] | undefined>;
+
+/** The raw body exactly as received: never a re-serialized object. */
+export type WebhookPayload = string | Uint8Array | ArrayBuffer | ArrayBufferView;
+
+export interface WebhookOptions {
+  /** How far the timestamp may be from now, in seconds, either way. Default 300. */
+  toleranceSeconds?: number;
+  /** The current time (Unix ms or a Date); defaults to `Date.now`. For tests. */
+  clock?: () => number | Date;
+}
+
+/** The headers edgehook sends with one delivery attempt. */
+export interface SignedHeaders {
+  'x-amigo-idempotent-key': string;
+  'x-amigo-request-timestamp': string;
+  'x-amigo-request-signature': string;
+  'webhook-id': string;
+  'webhook-timestamp': string;
+  'webhook-signature': string;
+}
+
+export class Webhook {
+  /**
+   * @param secret the destination's `whsec_…` secret, or several (newest first) during a rotation.
+   * @throws WebhookVerificationError with code `malformed_secret`.
+   */
+  constructor(secret: string | readonly string[], options?: WebhookOptions);
+  /**
+   * Verifies the signature (Standard Webhooks headers, else Amigo's) and the timestamp, and
+   * returns the parsed event.
+   * @throws WebhookVerificationError naming the failed check.
+   */
+  verify<E = WebhookEvent>(payload: WebhookPayload, headers: WebhookHeaders): E;
+  /** Signs a body as edgehook does (for tests of a receiver). `timestamp`: Date or Unix ms. */
+  sign(msgId: string, timestamp: Date | number, payload: WebhookPayload): SignedHeaders;
+  /** Frees the wasm memory of this instance now instead of at garbage collection. */
+  free(): void;
+  /** A new `whsec_` secret from 32 random bytes. */
+  static generateSecret(): string;
+}
