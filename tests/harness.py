@@ -1,0 +1,410 @@
+"""End-to-end harness: runs edgehook's Worker under a real `wrangler dev` and
+gives tests what they need to talk to it.
+
+- `Worker`: one `wrangler dev` on 127.0.0.1 with its own port and state
+  directory (D1, KV and Durable Objects on local SQLite). Start, stop, kill and
+  restart it on the same state; read its log.
+- `admin(worker)`: an httpx client for the operator API (`/admin/v1/...`).
+- `new_tenant(worker)` / `new_user(worker, org_id)`: an organization, a user
+  with the given permissions, an API key and a signed-in client.
+- `mint_token(...)`: a JWT signed (or not) the way a test needs, for the
+  negative cases of authentication; the test knows the Worker's JWT secret.
+
+Nothing here talks to anything but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+GET_DESTINATION = "Webhook:GetWebhookDestination"
+CREATE_DESTINATION = "Webhook:CreateWebhookDestination"
+UPDATE_DESTINATION = "Webhook:UpdateWebhookDestination"
+DELETE_DESTINATION = "Webhook:DeleteWebhookDestination"
+GET_DELIVERIES = "Webhook:GetWebhookDeliveries"
+SEND_EVENT = "Webhook:SendWebhookEvent"
+ALL_PERMISSIONS = (
+    GET_DESTINATION,
+    CREATE_DESTINATION,
+    UPDATE_DESTINATION,
+    DELETE_DESTINATION,
+    GET_DELIVERIES,
+    SEND_EVENT,
+)
+
+WEBHOOK_TYPES = (
+    "conversation-post-processing-complete",
+    "api-key-expiration-soon",
+    "agent-framework-resource-updated",
+)
+
+# Seconds a single HTTP call to the Worker may take before the test fails.
+HTTP_TIMEOUT = 30.0
+
+_tool_env: dict[str, str] | None = None
+
+
+def tool_env() -> dict[str, str]:
+    """The environment of `scripts/env.sh` (Node 22, wrangler, no telemetry),
+    computed once by sourcing the script itself so the two never drift."""
+    global _tool_env
+    if _tool_env is None:
+        out = subprocess.run(
+            ["bash", "-c", 'source scripts/env.sh && env -0'],
+            cwd=REPO_ROOT,
+            check=True,
+            capture_output=True,
+            timeout=30,
+        ).stdout
+        env = {}
+        for entry in out.split(b"\0"):
+            if b"=" in entry:
+                k, v = entry.split(b"=", 1)
+                env[k.decode()] = v.decode()
+        _tool_env = env
+    return dict(_tool_env)
+
+
+def build_worker(timeout: float = 900) -> None:
+    """Builds worker/build/ with scripts/build-worker.sh (a no-op when no
+    source changed). Workers started by this harness run that build as it is
+    (see `wrangler_config`), so call this once before starting them.
+    EDGEHOOK_SKIP_BUILD=1 in the environment skips it and runs the wasm
+    already in worker/build/."""
+    if os.environ.get("EDGEHOOK_SKIP_BUILD") == "1":
+        if not (REPO_ROOT / "worker/build/index.js").exists():
+            raise RuntimeError("EDGEHOOK_SKIP_BUILD=1 but worker/build/index.js is missing")
+        return
+    result = subprocess.run(
+        ["bash", "scripts/build-worker.sh"],
+        cwd=REPO_ROOT,
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            "worker build failed:\n" + (result.stdout + result.stderr)[-4000:]
+        )
+
+
+def wrangler_config(dest_dir: Path) -> Path:
+    """Writes a copy of wrangler.toml into `dest_dir` without its [build] step
+    and with absolute paths, and returns its path.
+
+    The Worker then runs exactly the wasm that `build_worker()` produced: no
+    second build at start, and no rebuild or hot reload when a source file
+    changes during a test session (wrangler watches the sources of a config
+    with [build]; hot reloads also lose Durable Object alarms). Wrangler keeps
+    its scratch files and reads `.dev.vars` next to the config, so a Worker
+    started here sees only the vars the harness passes.
+    """
+    text = (REPO_ROOT / "wrangler.toml").read_text()
+    text = re.sub(r"(?ms)^\[build\]\n.*?(?=^\[)", "", text)
+    text = re.sub(r'(?m)^main = "([^"]+)"',
+                  lambda m: f'main = "{(REPO_ROOT / m.group(1)).as_posix()}"', text)
+    text = re.sub(r'(?m)^migrations_dir = "([^"]+)"',
+                  lambda m: f'migrations_dir = "{(REPO_ROOT / m.group(1)).as_posix()}"', text)
+    path = Path(dest_dir) / "wrangler.toml"
+    path.write_text(text)
+    return path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Worker:
+    """One `wrangler dev` of edgehook on 127.0.0.1.
+
+    `vars` overrides wrangler.toml [vars] (e.g. EDGEHOOK_RATE_LIMIT_PER_MINUTE)
+    and the defaults set here: a random EDGEHOOK_ADMIN_TOKEN and
+    EDGEHOOK_JWT_SECRET, and EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS=true so that
+    receivers on http://127.0.0.1:PORT are valid destinations.
+
+    The state directory (given, or a fresh temporary one removed by
+    `cleanup()`) holds D1, KV and Durable Object storage and the log file
+    `wrangler.log`; `start()` after `stop()` or `kill()` resumes on that state.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        state_dir: str | os.PathLike | None = None,
+        vars: dict[str, str] | None = None,
+        start_timeout: float = 120.0,
+    ):
+        self.port = port or free_port()
+        self._owns_state = state_dir is None
+        self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="edgehook-e2e-"))
+        self.vars = {
+            "EDGEHOOK_ADMIN_TOKEN": "adm_" + secrets.token_hex(16),
+            "EDGEHOOK_JWT_SECRET": "jwt_" + secrets.token_hex(16),
+            "EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS": "true",
+        }
+        self.vars.update({k: str(v) for k, v in (vars or {}).items()})
+        self.start_timeout = start_timeout
+        self.log_path = self.state_dir / "wrangler.log"
+        self._proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def admin_token(self) -> str:
+        return self.vars["EDGEHOOK_ADMIN_TOKEN"]
+
+    @property
+    def jwt_secret(self) -> str:
+        return self.vars["EDGEHOOK_JWT_SECRET"]
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> "Worker":
+        """Applies the D1 migrations and starts `wrangler dev`; returns once
+        GET /openapi.json answers 200, or raises with the log's tail."""
+        if self.running:
+            raise RuntimeError(f"worker on port {self.port} is already running")
+        env = tool_env()
+        config = str(wrangler_config(self.state_dir))
+        migrate = subprocess.run(
+            ["npx", "wrangler", "d1", "migrations", "apply", "DB", "--local",
+             "--config", config, "--persist-to", str(self.state_dir)],
+            cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=120,
+        )
+        if migrate.returncode != 0:
+            raise RuntimeError(
+                "D1 migrations failed:\n" + (migrate.stdout + migrate.stderr)[-4000:]
+            )
+        args = ["npx", "wrangler", "dev", "--config", config, "--ip", "127.0.0.1",
+                "--port", str(self.port), "--persist-to", str(self.state_dir)]
+        for name, value in self.vars.items():
+            args += ["--var", f"{name}:{value}"]
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n===== wrangler dev on port {self.port} =====\n".encode())
+            log.flush()
+            self._proc = subprocess.Popen(
+                args, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(
+                    f"wrangler dev exited with {self._proc.returncode} before it was "
+                    f"ready; log tail:\n{self.log_tail()}"
+                )
+            try:
+                r = httpx.get(self.url + "/openapi.json", timeout=2.0)
+                if r.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        self.kill()
+        raise RuntimeError(
+            f"wrangler dev on port {self.port} not ready after {self.start_timeout} s; "
+            f"log tail:\n{self.log_tail()}"
+        )
+
+    def _signal_group(self, sig: int, wait: float) -> None:
+        if self._proc is None:
+            return
+        try:
+            os.killpg(self._proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            self._proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._proc.wait(timeout=10)
+        self._proc = None
+
+    def stop(self) -> None:
+        """Ends wrangler and workerd gracefully (SIGTERM to the process group)."""
+        self._signal_group(signal.SIGTERM, wait=15)
+
+    def kill(self) -> None:
+        """Ends them abruptly (SIGKILL to the group), as a crash would."""
+        self._signal_group(signal.SIGKILL, wait=10)
+
+    def cleanup(self) -> None:
+        """Stops the worker and removes the state directory if this object made it."""
+        self.stop()
+        if self._owns_state:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def log_text(self) -> str:
+        """Everything wrangler and the Worker printed, across restarts."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def __enter__(self) -> "Worker":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
+
+
+def admin(worker: Worker) -> httpx.Client:
+    """A client of the operator API, authorized with the Worker's admin token."""
+    return httpx.Client(
+        base_url=worker.url,
+        headers={"Authorization": f"Bearer {worker.admin_token}"},
+        timeout=HTTP_TIMEOUT,
+    )
+
+
+def sign_in(worker: Worker, org_id: str, user_id: str, api_key_id: str,
+            api_key: str) -> httpx.Response:
+    """POST /v1/{org}/user/signin_with_api_key, as Amigo's SDKs call it."""
+    return httpx.post(
+        f"{worker.url}/v1/{org_id}/user/signin_with_api_key",
+        headers={"x-api-key": api_key, "x-api-key-id": api_key_id, "x-user-id": user_id},
+        timeout=HTTP_TIMEOUT,
+    )
+
+
+def destination_body(url: str | None = None, **fields) -> dict:
+    """A valid create body; `fields` override or add to it."""
+    body = {
+        "url": url or f"https://hooks.example.com/edgehook/{secrets.token_hex(4)}",
+        "accepted_types": ["conversation-post-processing-complete"],
+    }
+    body.update(fields)
+    return body
+
+
+@dataclass
+class Tenant:
+    """A user of one organization, signed in: `client` sends
+    `Authorization: Bearer <token>` to the Worker."""
+
+    worker: Worker
+    org_id: str
+    user_id: str
+    api_key_id: str
+    api_key: str
+    token: str
+    permissions: tuple[str, ...]
+    client: httpx.Client = field(repr=False)
+
+    @property
+    def destinations_path(self) -> str:
+        return f"/v1/{self.org_id}/webhook_destination/"
+
+    def destination_path(self, destination_id: str, suffix: str = "") -> str:
+        return f"/v1/{self.org_id}/webhook_destination/{destination_id}{suffix}"
+
+    def create_destination(self, **fields) -> tuple[str, str]:
+        """Creates a destination (201 asserted); returns (id, secret)."""
+        r = self.client.post(self.destinations_path, json=destination_body(**fields))
+        assert r.status_code == 201, (r.status_code, r.text)
+        body = r.json()
+        return body["webhook_destination_id"], body["secret"]
+
+    def list_destinations(self, **params) -> list[dict]:
+        r = self.client.get(self.destinations_path, params=params)
+        assert r.status_code == 200, (r.status_code, r.text)
+        return r.json()["webhook_destinations"]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def new_user(worker: Worker, org_id: str, permissions=ALL_PERMISSIONS,
+             user_id: str | None = None) -> Tenant:
+    """Adds a user with `permissions` to an existing organization, gives it an
+    API key, signs in and returns the signed-in Tenant."""
+    with admin(worker) as op:
+        body = {"permissions": list(permissions)}
+        if user_id:
+            body["user_id"] = user_id
+        r = op.post(f"/admin/v1/organizations/{org_id}/users", json=body)
+        assert r.status_code == 201, (r.status_code, r.text)
+        user_id = r.json()["user_id"]
+        r = op.post(f"/admin/v1/organizations/{org_id}/users/{user_id}/api_keys", json={})
+        assert r.status_code == 201, (r.status_code, r.text)
+        key = r.json()
+    r = sign_in(worker, org_id, user_id, key["api_key_id"], key["api_key"])
+    assert r.status_code == 200, (r.status_code, r.text)
+    token = r.json()["id_token"]
+    client = httpx.Client(
+        base_url=worker.url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=HTTP_TIMEOUT,
+    )
+    return Tenant(worker, org_id, user_id, key["api_key_id"], key["api_key"], token,
+                  tuple(permissions), client)
+
+
+def new_tenant(worker: Worker, permissions=ALL_PERMISSIONS,
+               org_id: str | None = None) -> Tenant:
+    """A fresh organization (id chosen by the Worker unless given) with one
+    signed-in user holding `permissions` (every permission by default)."""
+    with admin(worker) as op:
+        r = op.post("/admin/v1/organizations", json={"organization_id": org_id} if org_id else {})
+        assert r.status_code == 201, (r.status_code, r.text)
+        org_id = r.json()["organization_id"]
+    return new_user(worker, org_id, permissions)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint_token(secret: str | None, claims: dict, alg: str = "HS256") -> str:
+    """A JWT with the given claims. `secret=None` or `alg="none"` gives an
+    unsigned token; any other secret signs with HS256 (what the Worker issues)."""
+    header = _b64url(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    payload = _b64url(json.dumps(claims).encode())
+    signing_input = f"{header}.{payload}"
+    if alg == "none" or secret is None:
+        return signing_input + "."
+    sig = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64url(sig)}"
+
+
+def token_claims(token: str) -> dict:
+    """The claims of a JWT, unverified (to copy and alter them in a test)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
