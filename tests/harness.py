@@ -307,7 +307,7 @@ def sign_in(worker: Worker, org_id: str, user_id: str, api_key_id: str,
 def destination_body(url: str | None = None, **fields) -> dict:
     """A valid create body; `fields` override or add to it."""
     body = {
-        "url": url or f"https://hooks.example.com/edgehook/{secrets.token_hex(4)}",
+        "url": f"https://hooks.example.com/edgehook/{secrets.token_hex(4)}" if url is None else url,
         "accepted_types": ["conversation-post-processing-complete"],
     }
     body.update(fields)
