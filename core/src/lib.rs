@@ -11,8 +11,11 @@
 //! - [`time`]: RFC 3339 formatting used in every response.
 
 pub mod auth;
+pub mod deliveries_query;
+pub mod delivery;
 pub mod destination;
 pub mod error;
+pub mod event;
 pub mod event_types;
 pub mod ids;
 pub mod rate_limit;

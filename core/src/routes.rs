@@ -15,6 +15,10 @@ pub enum Route {
     UpdateDestination,
     DeleteDestination,
     RotateSecret,
+    ListDeliveries,
+    GetDelivery,
+    RetryDelivery,
+    PublishEvent,
     SignIn,
     AdminCreateOrganization,
     AdminCreateUser,
@@ -110,6 +114,35 @@ pub const ROUTES: &[RouteSpec] = &[
         RateClass::Standard,
     ),
     spec(
+        Route::ListDeliveries,
+        "GET",
+        "/v1/{organization}/webhook_destination/{webhook_destination_id}/delivery",
+        Some(auth::GET_DELIVERIES),
+        RateClass::Slow,
+    ),
+    spec(
+        Route::GetDelivery,
+        "GET",
+        "/v1/{organization}/webhook_destination/{webhook_destination_id}/delivery/{delivery_id}",
+        Some(auth::GET_DELIVERIES),
+        RateClass::Standard,
+    ),
+    spec(
+        Route::RetryDelivery,
+        "POST",
+        "/v1/{organization}/webhook_destination/{webhook_destination_id}/delivery/{delivery_id}/retry",
+        Some(auth::UPDATE_DESTINATION),
+        RateClass::Standard,
+    ),
+    // Publishing is the producer's hot path: not rate limited per user.
+    spec(
+        Route::PublishEvent,
+        "POST",
+        "/v1/{organization}/webhook_event/",
+        Some(auth::SEND_EVENT),
+        RateClass::None,
+    ),
+    spec(
         Route::SignIn,
         "POST",
         "/v1/{organization}/user/signin_with_api_key",
@@ -177,13 +210,14 @@ impl Matched {
     /// Checks the path parameters' formats (422 as the seed API answers). Called
     /// after authentication, so an anonymous caller learns nothing but 401.
     pub fn check_params(&self) -> Result<(), ApiError> {
-        let id = self.param("webhook_destination_id");
-        if self.spec.path.contains("{webhook_destination_id}") && !is_valid_id(id) {
-            return Err(ApiError::invalid(
-                &["path", "webhook_destination_id"],
-                "String should match pattern '^[a-f0-9]{24}$'",
-                "string_pattern_mismatch",
-            ));
+        for name in ["webhook_destination_id", "delivery_id"] {
+            if self.spec.path.contains(&format!("{{{name}}}")) && !is_valid_id(self.param(name)) {
+                return Err(ApiError::invalid(
+                    &["path", name],
+                    "String should match pattern '^[a-f0-9]{24}$'",
+                    "string_pattern_mismatch",
+                ));
+            }
         }
         Ok(())
     }
@@ -327,8 +361,18 @@ mod tests {
             .filter(|r| r.path.starts_with("/v1/") && r.route != Route::SignIn)
         {
             assert!(r.permission.is_some(), "{:?}", r.route);
-            assert_ne!(r.rate, RateClass::None, "{:?}", r.route);
+            assert_eq!(
+                r.rate == RateClass::None,
+                r.route == Route::PublishEvent,
+                "{:?}",
+                r.route
+            );
         }
+        let deliveries = ROUTES
+            .iter()
+            .find(|r| r.route == Route::ListDeliveries)
+            .unwrap();
+        assert_eq!(deliveries.rate, RateClass::Slow);
     }
 
     #[test]

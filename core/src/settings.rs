@@ -15,6 +15,10 @@ pub struct Settings {
     /// The stricter limit of sign-in and delivery queries.
     pub rate_limit_slow_per_minute: u32,
     pub token_ttl_seconds: i64,
+    /// How long deliveries and their attempts are kept.
+    pub delivery_retention_seconds: i64,
+    /// How far ahead the scheduled job warns of expiring API keys.
+    pub key_expiry_warning_seconds: i64,
 }
 
 impl Default for Settings {
@@ -27,6 +31,8 @@ impl Default for Settings {
             rate_limit_per_minute: 20,
             rate_limit_slow_per_minute: 5,
             token_ttl_seconds: 3600,
+            delivery_retention_seconds: 30 * 86_400,
+            key_expiry_warning_seconds: 7 * 86_400,
         }
     }
 }
@@ -95,6 +101,16 @@ impl Settings {
                 "EDGEHOOK_TOKEN_TTL_SECONDS",
                 get("EDGEHOOK_TOKEN_TTL_SECONDS"),
                 d.token_ttl_seconds,
+            )?,
+            delivery_retention_seconds: num(
+                "EDGEHOOK_DELIVERY_RETENTION_SECONDS",
+                get("EDGEHOOK_DELIVERY_RETENTION_SECONDS"),
+                d.delivery_retention_seconds,
+            )?,
+            key_expiry_warning_seconds: num(
+                "EDGEHOOK_KEY_EXPIRY_WARNING_SECONDS",
+                get("EDGEHOOK_KEY_EXPIRY_WARNING_SECONDS"),
+                d.key_expiry_warning_seconds,
             )?,
         })
     }

@@ -1,30 +1,75 @@
-//! One Durable Object per webhook destination. It holds the destination's
-//! secrets (never in D1, never answered except by create and rotate) and is the
-//! one place that changes the destination: a change arriving while another is
-//! in progress answers 409 instead of interleaving with it.
+//! One Durable Object per webhook destination.
+//!
+//! It holds the destination's secrets (never in D1, never answered except by
+//! create and rotate), a copy of what delivery needs of its settings, and its
+//! delivery queue in the object's own SQLite. It is the one place that changes
+//! the destination: a change arriving while another is in progress answers 409.
+//!
+//! Delivery runs in the object's alarm: every delivery due is attempted at
+//! once, recorded in D1, then removed or rescheduled, and the alarm is set to
+//! the next due time. Queue and alarm are durable, so a restart of the runtime
+//! resumes where it stopped; an attempt cut off mid-flight is retried after its
+//! lease runs out (at least once, always with the same delivery id).
 
 use crate::http::{self, internal};
-use crate::{config, store};
-use edgehook_core::destination::DestinationChanges;
+use crate::store::deliveries::AttemptRecord;
+use crate::{config, delivery, store};
+use edgehook_core::delivery::{Next, next_after};
+use edgehook_core::destination::{DestinationChanges, DestinationView};
 use edgehook_core::error::ApiError;
 use edgehook_core::secrets::SecretState;
 use edgehook_core::time::rfc3339_ms;
+use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::cell::Cell;
 use wasm_bindgen::JsValue;
 use worker::{
-    DurableObject, Env, Method, Request, RequestInit, Response, Result, State, Stub, durable_object,
+    DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorageValue, State,
+    Stub, durable_object,
 };
+
+/// What delivery needs to know of the destination, kept in sync by every change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveryConfig {
+    pub org_id: String,
+    pub url: String,
+    pub retry_attempts: i64,
+    pub timeout_seconds: i64,
+    pub is_active: bool,
+}
+
+impl DeliveryConfig {
+    pub fn of(org_id: &str, d: &DestinationView) -> Self {
+        DeliveryConfig {
+            org_id: org_id.to_string(),
+            url: d.url.clone(),
+            retry_attempts: d.retry_attempts,
+            timeout_seconds: d.timeout_seconds,
+            is_active: d.is_active,
+        }
+    }
+}
+
+/// A delivery handed to the object to send.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Queued {
+    pub delivery_id: String,
+    pub event_type: String,
+    pub body: String,
+    /// Attempts already made; a manual retry starts a fresh budget from here.
+    pub attempts_before: u32,
+}
 
 /// What the worker asks of a destination's object.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
-    /// Stores the first secret of a destination that was just created.
+    /// Stores the first secret and settings of a destination that was just created.
     Init {
         secret: String,
         now_ms: i64,
+        config: DeliveryConfig,
     },
     Update {
         org_id: String,
@@ -36,9 +81,27 @@ pub enum Command {
     Rotate {
         org_id: String,
     },
+    /// Queues deliveries and starts them at once. Idempotent per delivery id,
+    /// except that a manual retry (`attempts_before > 0`) replaces the entry.
+    Enqueue {
+        deliveries: Vec<Queued>,
+    },
 }
 
 const SECRETS: &str = "secrets";
+const CONFIG: &str = "config";
+/// How many due deliveries one alarm run attempts concurrently.
+const BATCH: i64 = 64;
+/// Extra time beyond the timeout before an attempt cut off by a restart is retried.
+const LEASE_GRACE_MS: i64 = 30_000;
+
+#[derive(Debug, Deserialize)]
+struct QueueRow {
+    delivery_id: String,
+    body: String,
+    attempt_count: i64,
+    round_start: i64,
+}
 
 #[durable_object]
 pub struct DestinationObject {
@@ -59,6 +122,15 @@ impl Drop for BusyGuard<'_> {
 
 impl DurableObject for DestinationObject {
     fn new(state: State, env: Env) -> Self {
+        let created = state.storage().sql().exec(
+            "CREATE TABLE IF NOT EXISTS queue (delivery_id TEXT PRIMARY KEY, type TEXT NOT NULL, body TEXT NOT NULL, \
+             attempt_count INTEGER NOT NULL, round_start INTEGER NOT NULL, due_at INTEGER NOT NULL); \
+             CREATE INDEX IF NOT EXISTS queue_due ON queue(due_at)",
+            None,
+        );
+        if let Err(e) = created {
+            worker::console_error!("destination queue could not be created: {e}");
+        }
         Self {
             state,
             env,
@@ -73,10 +145,15 @@ impl DurableObject for DestinationObject {
             Err(e) => return http::error(&internal(format!("bad command: {e}"))),
         };
         let outcome = match command {
-            Command::Init { secret, now_ms } => self.init(secret, now_ms).await,
             _ if !edgehook_core::ids::is_valid_id(&id) => Err(internal(format!(
                 "destination object called with id {id:?}"
             ))),
+            Command::Init {
+                secret,
+                now_ms,
+                config,
+            } => self.init(secret, now_ms, config).await,
+            Command::Enqueue { deliveries } => self.enqueue(deliveries).await,
             change => {
                 if self.busy.replace(true) {
                     return http::error(&ApiError::Conflict(
@@ -92,37 +169,70 @@ impl DurableObject for DestinationObject {
             Err(e) => http::error(&e),
         }
     }
+
+    async fn alarm(&self) -> Result<Response> {
+        if let Err(e) = self.deliver_due().await {
+            worker::console_error!("delivery run failed: {e:?}");
+            // Try again shortly; the queue is untouched by a failed run.
+            self.state.storage().set_alarm(5_000i64).await?;
+        }
+        Response::empty()
+    }
 }
 
 impl DestinationObject {
-    async fn init(&self, secret: String, now_ms: i64) -> std::result::Result<Response, ApiError> {
-        self.state
-            .storage()
+    async fn init(
+        &self,
+        secret: String,
+        now_ms: i64,
+        config: DeliveryConfig,
+    ) -> std::result::Result<Response, ApiError> {
+        let storage = self.state.storage();
+        storage
             .put(SECRETS, SecretState::new(secret, now_ms))
             .await
             .map_err(internal)?;
+        storage.put(CONFIG, config).await.map_err(internal)?;
         http::no_content()
     }
 
     async fn apply(&self, id: &str, change: Command) -> std::result::Result<Response, ApiError> {
-        let id = id.to_string();
         let now = config::now_ms();
         match change {
-            Command::Init { .. } => Err(internal("init is not a change")),
             Command::Update { org_id, changes } => {
-                if !store::destinations::update(&self.env, &org_id, &id, &changes, now).await? {
-                    return Err(not_found(&id));
+                if !store::destinations::update(&self.env, &org_id, id, &changes, now).await? {
+                    return Err(not_found(id));
+                }
+                if let Some(d) = store::destinations::get(&self.env, &org_id, id).await? {
+                    self.state
+                        .storage()
+                        .put(CONFIG, DeliveryConfig::of(&org_id, &d))
+                        .await
+                        .map_err(internal)?;
+                    if d.is_active {
+                        // Deliveries held while paused go out now.
+                        self.wake(now).await?;
+                    }
                 }
                 http::no_content()
             }
             Command::Delete { org_id } => {
-                if !store::destinations::mark_deleted(&self.env, &org_id, &id, now).await? {
-                    return Err(not_found(&id));
+                if !store::destinations::mark_deleted(&self.env, &org_id, id, now).await? {
+                    return Err(not_found(id));
                 }
-                self.state.storage().delete_all().await.map_err(internal)?;
+                let pending: Vec<String> = self
+                    .sql("SELECT delivery_id FROM queue", vec![])?
+                    .into_iter()
+                    .map(|r: IdRow| r.delivery_id)
+                    .collect();
+                store::deliveries::mark_failed(&self.env, &pending, now).await?;
+                let storage = self.state.storage();
+                storage.delete_alarm().await.map_err(internal)?;
+                storage.delete_all().await.map_err(internal)?;
                 http::no_content()
             }
-            Command::Rotate { org_id } => self.rotate(&org_id, &id, now).await,
+            Command::Rotate { org_id } => self.rotate(&org_id, id, now).await,
+            Command::Init { .. } | Command::Enqueue { .. } => Err(internal("not a change")),
         }
     }
 
@@ -138,13 +248,7 @@ impl DestinationObject {
         {
             return Err(not_found(id));
         }
-        let mut secrets: SecretState =
-            self.state
-                .storage()
-                .get(SECRETS)
-                .await
-                .map_err(internal)?
-                .ok_or_else(|| internal(format!("destination {id} has no secret")))?;
+        let mut secrets = self.secrets().await?;
         let settings = config::settings(&self.env)?;
         let new_secret = edgehook_sdk::secret_from_bytes(&config::random::<32>()?);
         let stops_at = secrets
@@ -172,6 +276,200 @@ impl DestinationObject {
             &json!({ "secret": new_secret, "dual_signing_stops_at": rfc3339_ms(stops_at) }),
         )
     }
+
+    async fn enqueue(&self, deliveries: Vec<Queued>) -> std::result::Result<Response, ApiError> {
+        if self
+            .state
+            .storage()
+            .get::<DeliveryConfig>(CONFIG)
+            .await
+            .map_err(internal)?
+            .is_none()
+        {
+            return Err(ApiError::NotFound("webhook destination was deleted".into()));
+        }
+        let now = config::now_ms();
+        for d in deliveries {
+            let verb = if d.attempts_before > 0 {
+                "INSERT OR REPLACE"
+            } else {
+                "INSERT OR IGNORE"
+            };
+            self.sql::<IdRow>(
+                &format!("{verb} INTO queue (delivery_id, type, body, attempt_count, round_start, due_at) VALUES (?, ?, ?, ?, ?, ?)"),
+                vec![d.delivery_id.into(), d.event_type.into(), d.body.into(), (d.attempts_before as i64).into(), (d.attempts_before as i64).into(), now.into()],
+            )?;
+        }
+        self.wake(now).await?;
+        Ok(Response::empty().map_err(internal)?.with_status(202))
+    }
+
+    /// Makes the alarm fire by `at_ms` (it only ever moves earlier here).
+    async fn wake(&self, at_ms: i64) -> std::result::Result<(), ApiError> {
+        let storage = self.state.storage();
+        let current = storage.get_alarm().await.map_err(internal)?;
+        if current.is_none_or(|t| t > at_ms) {
+            storage
+                .set_alarm((at_ms - config::now_ms()).max(0))
+                .await
+                .map_err(internal)?;
+        }
+        Ok(())
+    }
+
+    /// One alarm run: attempts every due delivery, records the attempts, and
+    /// sets the alarm for what remains.
+    async fn deliver_due(&self) -> std::result::Result<(), ApiError> {
+        let storage = self.state.storage();
+        let Some(dest) = storage
+            .get::<DeliveryConfig>(CONFIG)
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(()); // deleted
+        };
+        if !dest.is_active {
+            return Ok(()); // paused: the queue waits; reactivation wakes the alarm
+        }
+        let secrets = self.secrets().await?;
+        let settings = config::settings(&self.env)?;
+        let now = config::now_ms();
+        let due: Vec<QueueRow> = self.sql(
+            "SELECT delivery_id, body, attempt_count, round_start FROM queue WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+            vec![now.into(), BATCH.into()],
+        )?;
+        if !due.is_empty() {
+            // The lease: if the runtime stops mid-attempt, these are retried after it.
+            let lease = now + dest.timeout_seconds * 1000 + LEASE_GRACE_MS;
+            let ids =
+                serde_json::to_string(&due.iter().map(|r| &r.delivery_id).collect::<Vec<_>>())
+                    .map_err(internal)?;
+            self.sql::<IdRow>(
+                "UPDATE queue SET due_at = ? WHERE delivery_id IN (SELECT value FROM json_each(?))",
+                vec![lease.into(), ids.into()],
+            )?;
+            let signing = secrets.signing_secrets(now);
+            let (signing, dest) = (&signing, &dest);
+            let attempts = due.iter().map(|row| async move {
+                let sent_at = config::now_ms();
+                let (outcome, duration) = match edgehook_sdk::sign_webhook(
+                    signing,
+                    &row.delivery_id,
+                    sent_at,
+                    row.body.as_bytes(),
+                ) {
+                    Ok(headers) => {
+                        delivery::attempt(
+                            &dest.url,
+                            dest.timeout_seconds,
+                            headers.iter(),
+                            &row.body,
+                        )
+                        .await
+                    }
+                    Err(e) => (
+                        edgehook_core::delivery::Outcome::NoAnswer {
+                            error: format!("signing failed: {}", e.code()),
+                        },
+                        0,
+                    ),
+                };
+                (row, sent_at, outcome, duration)
+            });
+            let results = join_all(attempts).await;
+            let mut records = Vec::with_capacity(results.len());
+            let mut finished = vec![];
+            let mut rescheduled = vec![];
+            for (row, sent_at, outcome, duration) in results {
+                let attempt_no = row.attempt_count as u32 + 1;
+                let in_round = attempt_no - row.round_start as u32;
+                let jitter = config::random::<4>()
+                    .map(|b| u32::from_le_bytes(b) as f64 / (u32::MAX as f64 + 1.0))
+                    .unwrap_or(0.5);
+                let next = next_after(
+                    in_round,
+                    dest.retry_attempts as u32,
+                    &settings.retry_schedule_seconds,
+                    &outcome,
+                    sent_at + duration,
+                    jitter,
+                );
+                let next_retry_at_ms = match next {
+                    Next::RetryAt { at_ms } => {
+                        rescheduled.push((row.delivery_id.clone(), attempt_no, at_ms));
+                        Some(at_ms)
+                    }
+                    Next::Delivered | Next::Exhausted => {
+                        finished.push(row.delivery_id.clone());
+                        None
+                    }
+                };
+                records.push(AttemptRecord {
+                    delivery_id: row.delivery_id.clone(),
+                    attempt_no,
+                    attempted_at_ms: sent_at,
+                    status_code: outcome.status_code(),
+                    duration_ms: duration,
+                    error: outcome.error(),
+                    dual_signed: signing.len() > 1,
+                    state: next.state(),
+                    next_retry_at_ms,
+                });
+            }
+            // The record first: if it fails, the queue still holds every delivery.
+            store::deliveries::record_attempts(&self.env, &records).await?;
+            for id in finished {
+                self.sql::<IdRow>("DELETE FROM queue WHERE delivery_id = ?", vec![id.into()])?;
+            }
+            for (id, attempt_no, at_ms) in rescheduled {
+                self.sql::<IdRow>(
+                    "UPDATE queue SET attempt_count = ?, due_at = ? WHERE delivery_id = ?",
+                    vec![(attempt_no as i64).into(), at_ms.into(), id.into()],
+                )?;
+            }
+        }
+        #[derive(Deserialize)]
+        struct Due {
+            due: Option<i64>,
+        }
+        let next: Vec<Due> = self.sql("SELECT MIN(due_at) AS due FROM queue", vec![])?;
+        if let Some(due) = next.first().and_then(|d| d.due) {
+            storage
+                .set_alarm((due - config::now_ms()).max(0))
+                .await
+                .map_err(internal)?;
+        }
+        Ok(())
+    }
+
+    async fn secrets(&self) -> std::result::Result<SecretState, ApiError> {
+        self.state
+            .storage()
+            .get(SECRETS)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| internal("destination has no secret"))
+    }
+
+    /// Runs a statement on the object's SQLite and returns its rows.
+    fn sql<T: serde::de::DeserializeOwned>(
+        &self,
+        query: &str,
+        bindings: Vec<SqlStorageValue>,
+    ) -> std::result::Result<Vec<T>, ApiError> {
+        self.state
+            .storage()
+            .sql()
+            .exec(query, bindings)
+            .and_then(|c| c.to_array())
+            .map_err(internal)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct IdRow {
+    #[allow(dead_code)]
+    delivery_id: String,
 }
 
 fn not_found(id: &str) -> ApiError {

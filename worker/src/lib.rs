@@ -8,7 +8,10 @@
 //! - [`store`]: D1 tables, one module per table; KV for the maintenance switch.
 //! - [`destination_object`]: one Durable Object per destination; it holds the
 //!   destination's secrets and applies its changes one at a time.
+//!   It owns the destination's delivery queue and retries them with its alarm.
+//! - [`delivery`]: one signed attempt over HTTP, with its timeout.
 //! - [`rate_limiter`]: the Durable Object that counts requests per user and endpoint.
+//! - [`scheduled`]: the cron job (retention, key-expiry warnings, sweep of unsent deliveries).
 //! - [`http`], [`config`]: responses and errors on the wire; settings and secrets.
 //!
 //! Every rule that can be decided without the runtime lives in `edgehook_core`.
@@ -16,16 +19,18 @@
 mod api;
 mod config;
 mod context;
+mod delivery;
 mod destination_object;
 mod http;
 mod rate_limiter;
+mod scheduled;
 mod store;
 
 pub use destination_object::DestinationObject;
 pub use rate_limiter::RateLimiter;
 
 use edgehook_core::routes::{NoRoute, match_route};
-use worker::{Context, Env, Request, Response, Result, event};
+use worker::{Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent, event};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -44,4 +49,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(resp) => Ok(resp),
         Err(e) => http::error(&e),
     }
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    scheduled::run(&env).await;
 }

@@ -3,7 +3,7 @@
 //! an existing destination goes through its Durable Object.
 
 use crate::context::Caller;
-use crate::destination_object::{self, Command};
+use crate::destination_object::{self, Command, DeliveryConfig};
 use crate::http::{self, internal};
 use crate::{config, store};
 use edgehook_core::destination::{parse_destination_changes, parse_new_destination};
@@ -120,6 +120,13 @@ async fn create(env: &Env, caller: &Caller, body: &[u8]) -> Result<Response, Api
         &Command::Init {
             secret: secret.clone(),
             now_ms: now,
+            config: DeliveryConfig {
+                org_id: caller.org_id.clone(),
+                url: d.url.clone(),
+                retry_attempts: d.retry_attempts,
+                timeout_seconds: d.timeout_seconds,
+                is_active: d.is_active,
+            },
         },
     )
     .await;

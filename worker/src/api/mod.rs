@@ -1,7 +1,9 @@
 //! The API: one module per resource; [`dispatch`] sends a matched route to its handler.
 
 mod admin;
+mod deliveries;
 mod destinations;
+pub mod events;
 mod signin;
 
 use crate::context;
@@ -33,6 +35,14 @@ pub async fn dispatch(req: Request, env: &Env, m: &Matched) -> Result<Response, 
         | Route::RotateSecret => {
             let caller = context::enter(&req, env, m).await?;
             destinations::handle(req, env, m, &caller).await
+        }
+        Route::ListDeliveries | Route::GetDelivery | Route::RetryDelivery => {
+            let caller = context::enter(&req, env, m).await?;
+            deliveries::handle(req, env, m, &caller).await
+        }
+        Route::PublishEvent => {
+            let caller = context::enter(&req, env, m).await?;
+            events::handle(req, env, &caller).await
         }
     }
 }

@@ -5,7 +5,9 @@
 //! up to a minute before every location sees a change is harmless.
 
 pub mod api_keys;
+pub mod deliveries;
 pub mod destinations;
+pub mod events;
 pub mod maintenance;
 pub mod organizations;
 pub mod users;

@@ -1,0 +1,311 @@
+//! The delivery state machine: what one attempt's outcome means for a delivery,
+//! and when the next attempt is due.
+//!
+//! A delivery starts `pending`, becomes `retrying` after a failed attempt with
+//! retries left, and ends `success` or `failed` (retries exhausted). The seed's
+//! two-valued `status` summarizes it: `success` once delivered, `failed` otherwise.
+
+use serde::{Deserialize, Serialize};
+
+/// One attempt as the API shows it: the seed's `DeliveryAttempt` plus
+/// `duration_ms` and `error`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub delivery_time: String,
+    pub status_code: u16,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+}
+
+/// A delivery as the API shows it: the seed's `WebhookDeliveryInstance` plus
+/// `state` and `next_retry_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub webhook_content: serde_json::Value,
+    pub status: String,
+    pub delivery_attempts: Vec<AttemptView>,
+    pub dual_signed: bool,
+    pub created_at: String,
+    pub state: State,
+    pub next_retry_at: Option<String>,
+}
+
+/// Longest wait a receiver's `Retry-After` can impose.
+pub const MAX_RETRY_AFTER_SECONDS: f64 = 3600.0;
+
+/// Where a delivery is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Pending,
+    Retrying,
+    Success,
+    Failed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Retrying => "retrying",
+            State::Success => "success",
+            State::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        [
+            State::Pending,
+            State::Retrying,
+            State::Success,
+            State::Failed,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
+    /// The seed API's `status`: `success` once delivered, `failed` until then.
+    pub fn status(self) -> &'static str {
+        if self == State::Success {
+            "success"
+        } else {
+            "failed"
+        }
+    }
+}
+
+/// What happened on one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// An HTTP answer: its status and, if it sent one, its `Retry-After` in seconds.
+    Answered {
+        status: u16,
+        retry_after_seconds: Option<f64>,
+    },
+    /// No HTTP answer: timeout, refused connection, DNS, TLS…
+    NoAnswer { error: String },
+}
+
+impl Outcome {
+    /// Success is a 2xx; a redirect is not followed and counts as a failure.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Answered { status, .. } if (200..300).contains(status))
+    }
+
+    /// The status code recorded for the attempt: 0 when there was no answer.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Outcome::Answered { status, .. } => *status,
+            Outcome::NoAnswer { .. } => 0,
+        }
+    }
+
+    /// The error text recorded for a failed attempt.
+    pub fn error(&self) -> Option<String> {
+        match self {
+            Outcome::Answered { status, .. } if (200..300).contains(status) => None,
+            Outcome::Answered {
+                status: s @ 300..=399,
+                ..
+            } => Some(format!("HTTP {s}: redirects are not followed")),
+            Outcome::Answered { status, .. } => Some(format!("HTTP {status}")),
+            Outcome::NoAnswer { error } => Some(error.clone()),
+        }
+    }
+}
+
+/// What follows an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    Delivered,
+    RetryAt { at_ms: i64 },
+    Exhausted,
+}
+
+impl Next {
+    pub fn state(&self) -> State {
+        match self {
+            Next::Delivered => State::Success,
+            Next::RetryAt { .. } => State::Retrying,
+            Next::Exhausted => State::Failed,
+        }
+    }
+}
+
+/// Decides what follows attempt number `attempt` (1 is the first) that ended at
+/// `now_ms` with `outcome`. `retries` is the destination's `retry_attempts`;
+/// `schedule` the waits before retry 1, 2, … (the last repeats); `jitter` in
+/// [0, 1) spreads a wait over ±10 % so that retries of many deliveries do not
+/// arrive in step. A `Retry-After` is honored (capped at an hour): the retry is
+/// never sooner than it asks.
+pub fn next_after(
+    attempt: u32,
+    retries: u32,
+    schedule: &[f64],
+    outcome: &Outcome,
+    now_ms: i64,
+    jitter: f64,
+) -> Next {
+    if outcome.is_success() {
+        return Next::Delivered;
+    }
+    if attempt > retries {
+        return Next::Exhausted;
+    }
+    let base = schedule
+        .get(attempt as usize - 1)
+        .or(schedule.last())
+        .copied()
+        .unwrap_or(0.0);
+    let mut wait = base * (0.9 + 0.2 * jitter.clamp(0.0, 1.0));
+    if let Outcome::Answered {
+        retry_after_seconds: Some(ra),
+        ..
+    } = outcome
+    {
+        wait = wait.max(ra.clamp(0.0, MAX_RETRY_AFTER_SECONDS));
+    }
+    Next::RetryAt {
+        at_ms: now_ms + (wait * 1000.0).round() as i64,
+    }
+}
+
+/// Reads a `Retry-After` header: delay seconds, or an HTTP date relative to `now_ms`.
+pub fn parse_retry_after(value: &str, now_ms: i64) -> Option<f64> {
+    let v = value.trim();
+    if let Ok(s) = v.parse::<f64>() {
+        return (s.is_finite() && s >= 0.0).then_some(s);
+    }
+    chrono::DateTime::parse_from_rfc2822(v)
+        .ok()
+        .map(|t| ((t.timestamp_millis() - now_ms) as f64 / 1000.0).max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEDULE: [f64; 5] = [5.0, 10.0, 20.0, 20.0, 20.0];
+
+    fn failed(status: u16) -> Outcome {
+        Outcome::Answered {
+            status,
+            retry_after_seconds: None,
+        }
+    }
+
+    #[test]
+    fn success_is_2xx_only() {
+        assert_eq!(
+            next_after(1, 3, &SCHEDULE, &failed(204), 0, 0.5),
+            Next::Delivered
+        );
+        for s in [301, 302, 400, 429, 500] {
+            assert_ne!(
+                next_after(1, 3, &SCHEDULE, &failed(s), 0, 0.5),
+                Next::Delivered,
+                "{s}"
+            );
+        }
+        assert_eq!(
+            failed(302).error().unwrap(),
+            "HTTP 302: redirects are not followed"
+        );
+        assert_eq!(
+            Outcome::NoAnswer {
+                error: "timeout after 10 s".into()
+            }
+            .status_code(),
+            0
+        );
+    }
+
+    #[test]
+    fn follows_the_schedule_then_gives_up() {
+        // jitter 0.5 is the midpoint: exactly the scheduled wait
+        let waits: Vec<Next> = (1..=4)
+            .map(|a| next_after(a, 3, &SCHEDULE, &failed(500), 1_000, 0.5))
+            .collect();
+        assert_eq!(
+            waits,
+            vec![
+                Next::RetryAt { at_ms: 6_000 },
+                Next::RetryAt { at_ms: 11_000 },
+                Next::RetryAt { at_ms: 21_000 },
+                Next::Exhausted
+            ]
+        );
+        assert_eq!(
+            next_after(2, 1, &SCHEDULE, &failed(500), 0, 0.5),
+            Next::Exhausted
+        );
+        assert_eq!(
+            next_after(7, 9, &SCHEDULE, &failed(500), 0, 0.5),
+            Next::RetryAt { at_ms: 20_000 }
+        );
+    }
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        let lo = next_after(1, 3, &SCHEDULE, &failed(500), 0, 0.0);
+        let hi = next_after(1, 3, &SCHEDULE, &failed(500), 0, 0.999_999);
+        assert_eq!(lo, Next::RetryAt { at_ms: 4_500 });
+        assert_eq!(hi, Next::RetryAt { at_ms: 5_500 });
+    }
+
+    #[test]
+    fn retry_after_is_honored_and_capped() {
+        let slow = Outcome::Answered {
+            status: 429,
+            retry_after_seconds: Some(30.0),
+        };
+        assert_eq!(
+            next_after(1, 3, &SCHEDULE, &slow, 0, 0.5),
+            Next::RetryAt { at_ms: 30_000 }
+        );
+        let short = Outcome::Answered {
+            status: 503,
+            retry_after_seconds: Some(1.0),
+        };
+        assert_eq!(
+            next_after(1, 3, &SCHEDULE, &short, 0, 0.5),
+            Next::RetryAt { at_ms: 5_000 }
+        );
+        let huge = Outcome::Answered {
+            status: 429,
+            retry_after_seconds: Some(86_400.0),
+        };
+        assert_eq!(
+            next_after(1, 3, &SCHEDULE, &huge, 0, 0.5),
+            Next::RetryAt { at_ms: 3_600_000 }
+        );
+    }
+
+    #[test]
+    fn retry_after_header_forms() {
+        assert_eq!(parse_retry_after("120", 0), Some(120.0));
+        assert_eq!(parse_retry_after("1.5", 0), Some(1.5));
+        assert_eq!(parse_retry_after("-1", 0), None);
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+            .unwrap()
+            .timestamp_millis();
+        assert_eq!(
+            parse_retry_after("Sun, 22 Nov 2026 10:01:00 GMT", now),
+            Some(60.0)
+        );
+        assert_eq!(parse_retry_after("soon", 0), None);
+    }
+
+    #[test]
+    fn status_summarizes_state() {
+        assert_eq!(State::Success.status(), "success");
+        for s in [State::Pending, State::Retrying, State::Failed] {
+            assert_eq!(s.status(), "failed");
+        }
+        assert_eq!(State::parse("retrying"), Some(State::Retrying));
+        assert_eq!(State::parse("exhausted"), None);
+    }
+}
