@@ -203,7 +203,9 @@ class Worker:
                 "D1 migrations failed:\n" + (migrate.stdout + migrate.stderr)[-4000:]
             )
         args = ["npx", "wrangler", "dev", "--config", config, "--ip", "127.0.0.1",
-                "--port", str(self.port), "--persist-to", str(self.state_dir)]
+                "--port", str(self.port), "--persist-to", str(self.state_dir),
+                # exposes GET /__scheduled?cron=... to run the scheduled job on demand
+                "--test-scheduled"]
         for name, value in self.vars.items():
             args += ["--var", f"{name}:{value}"]
         with open(self.log_path, "ab") as log:
