@@ -1,0 +1,189 @@
+"""End-to-end tests of publishing events (`POST /v1/{org}/webhook_event/`):
+fan-out to the destinations that accept the type (never to paused or deleted
+ones), the body delivered byte for byte and verified by Amigo's SDK,
+standardwebhooks and edgehook's own SDK, the Idempotency-Key, and the 413,
+422 and 403 answers.
+"""
+
+from __future__ import annotations
+
+import json
+
+from delivery_helpers import (CONVERSATION, KEY_EXPIRY, RESOURCE, conversation_event, engine,  # noqa: F401
+                              org, publish, publish_raw, resource_event,
+                              verify_webhooks, wait_for_state)
+from harness import ALL_PERMISSIONS, SEND_EVENT, new_tenant, new_user
+from receiver import Receiver
+
+
+def test_fan_out_reaches_only_active_destinations_accepting_the_type(org):
+    with Receiver() as conv_only, Receiver() as both, Receiver() as resource_only, \
+            Receiver() as paused, Receiver() as deleted:
+        conv_id, conv_secret = org.create_destination(url=conv_only.url, accepted_types=[CONVERSATION])
+        both_id, both_secret = org.create_destination(url=both.url, accepted_types=[CONVERSATION, RESOURCE])
+        res_id, res_secret = org.create_destination(url=resource_only.url, accepted_types=[RESOURCE])
+        paused_id, _ = org.create_destination(url=paused.url, accepted_types=[CONVERSATION, RESOURCE])
+        deleted_id, _ = org.create_destination(url=deleted.url, accepted_types=[CONVERSATION, RESOURCE])
+        r = org.client.post(org.destination_path(paused_id), json={"is_active": False})
+        assert r.status_code == 204, r.text
+        r = org.client.delete(org.destination_path(deleted_id))
+        assert r.status_code == 204, r.text
+
+        conv = conversation_event(org.org_id)
+        first = publish(org, conv)
+        assert len(first["delivery_ids"]) == 2
+        resource = resource_event(org.org_id)
+        second = publish(org, resource)
+        assert len(second["delivery_ids"]) == 2
+        # Nobody accepts this type: stored as an event, no delivery.
+        third = publish(org, {"type": KEY_EXPIRY, "org_id": org.org_id})
+        assert third["delivery_ids"] == []
+
+        [got_conv] = conv_only.wait_for(1, timeout=20)
+        got_both = both.wait_for(2, timeout=20)
+        [got_res] = resource_only.wait_for(1, timeout=20)
+        for rx, n in ((conv_only, 1), (both, 2), (resource_only, 1), (paused, 0), (deleted, 0)):
+            rx.assert_quiet(1.5, n)
+
+        verify_webhooks([got_conv], conv_secret)
+        verify_webhooks(got_both, both_secret)
+        verify_webhooks([got_res], res_secret)
+        assert json.loads(got_conv.body) == conv
+        assert json.loads(got_res.body) == resource
+        assert sorted(json.loads(r.body)["type"] for r in got_both) == sorted([CONVERSATION, RESOURCE])
+
+        # Each delivery id went to exactly one destination, the one whose record holds it.
+        ids = {r.header("webhook-id") for r in [got_conv, got_res, *got_both]}
+        assert ids == set(first["delivery_ids"]) | set(second["delivery_ids"])
+        assert got_conv.header("webhook-id") in first["delivery_ids"]
+        assert got_res.header("webhook-id") in second["delivery_ids"]
+        for dest, req in ((conv_id, got_conv), (res_id, got_res), (both_id, got_both[0]),
+                          (both_id, got_both[1])):
+            d = wait_for_state(org, dest, req.header("webhook-id"), "success", timeout=10)
+            assert d["webhook_content"] == json.loads(req.body)
+        # The paused destination keeps its record and has no delivery.
+        r = org.client.get(org.destination_path(paused_id, "/delivery"))
+        assert r.status_code == 200 and r.json()["webhook_deliveries"] == [], r.text
+
+
+def test_reactivated_destination_receives_events_published_after(org):
+    with Receiver() as rx:
+        dest, secret = org.create_destination(url=rx.url, accepted_types=[CONVERSATION])
+        assert org.client.post(org.destination_path(dest), json={"is_active": False}).status_code == 204
+        assert publish(org, conversation_event(org.org_id))["delivery_ids"] == []
+        rx.assert_quiet(1.5, 0)
+        assert org.client.post(org.destination_path(dest), json={"is_active": True}).status_code == 204
+        answer = publish(org, conversation_event(org.org_id))
+        [req] = rx.wait_for(1, timeout=20)
+        assert req.header("webhook-id") == answer["delivery_ids"][0]
+        verify_webhooks([req], secret)
+        rx.assert_quiet(1.5, 1)
+
+
+def test_body_arrives_byte_for_byte(org):
+    with Receiver() as rx:
+        dest, secret = org.create_destination(url=rx.url, accepted_types=[CONVERSATION])
+        body = ('{  "conversation_id" :"caf\u00e9 \\u00e9 \U0001F600 \\"q\\"",\n\t'
+                '"type":"conversation-post-processing-complete" ,  "org_id":"'
+                + org.org_id + '",\r\n"post_processing_type"  :  "generate-tasks"   }').encode()
+        answer = publish(org, body)
+        [req] = rx.wait_for(1, timeout=20)
+        assert req.body == body
+        [v] = verify_webhooks([req], secret)
+        assert v.amigo_event.conversation_id == "caf\u00e9 \u00e9 \U0001F600 \"q\""
+        d = wait_for_state(org, dest, answer["delivery_ids"][0], "success", timeout=10)
+        assert d["webhook_content"] == json.loads(body)
+
+
+def test_idempotency_key_returns_the_first_answer_and_creates_nothing(org, engine):
+    with Receiver() as rx:
+        dest, secret = org.create_destination(url=rx.url, accepted_types=[CONVERSATION])
+        key = "order-42-processed"
+        first = publish(org, conversation_event(org.org_id), idempotency_key=key)
+        # The same key with another body still answers the first publish.
+        again = publish(org, conversation_event(org.org_id), idempotency_key=key)
+        assert again == first
+        [req] = rx.wait_for(1, timeout=20)
+        rx.assert_quiet(2, 1)
+        verify_webhooks([req], secret)
+        listed = org.client.get(org.destination_path(dest, "/delivery")).json()
+        assert [d["id"] for d in listed["webhook_deliveries"]] == first["delivery_ids"]
+
+        # Another key publishes anew.
+        other = publish(org, conversation_event(org.org_id), idempotency_key=key + "-b")
+        assert other["event_id"] != first["event_id"]
+        rx.wait_for(2, timeout=20)
+
+        # The same key in another organization is another event.
+        stranger = new_tenant(engine)
+        try:
+            with Receiver() as rx2:
+                stranger.create_destination(url=rx2.url, accepted_types=[CONVERSATION])
+                theirs = publish(stranger, conversation_event(stranger.org_id), idempotency_key=key)
+                assert theirs["event_id"] != first["event_id"]
+                assert len(theirs["delivery_ids"]) == 1
+                rx2.wait_for(1, timeout=20)
+        finally:
+            stranger.close()
+        rx.assert_quiet(1, 2)
+
+
+def test_body_above_256_kb_is_413(org):
+    with Receiver() as rx:
+        org.create_destination(url=rx.url, accepted_types=[CONVERSATION])
+        big = json.dumps({"type": CONVERSATION, "pad": "x" * (256 * 1024)}).encode()
+        r = publish_raw(org, big)
+        assert r.status_code == 413, (r.status_code, r.text)
+        # Just under the limit is accepted.
+        pad = 256 * 1024 - len(json.dumps({"type": CONVERSATION, "pad": ""}))
+        ok = json.dumps({"type": CONVERSATION, "pad": "x" * pad}).encode()
+        assert len(ok) == 256 * 1024
+        answer = publish(org, ok)
+        [req] = rx.wait_for(1, timeout=20)
+        assert req.body == ok and req.header("webhook-id") == answer["delivery_ids"][0]
+        rx.assert_quiet(1, 1)
+
+
+def test_bad_events_are_422_and_deliver_nothing(org):
+    with Receiver() as rx:
+        org.create_destination(url=rx.url, accepted_types=[CONVERSATION, RESOURCE, KEY_EXPIRY])
+        for body in (b'{"org_id": "x"}', b'{"type": "conversation-post-processing"}',
+                     b'{"type": 3}', b'[{"type": "conversation-post-processing-complete"}]',
+                     b'"conversation-post-processing-complete"', b'{"type": "conversation-post-',
+                     b"", b'{"type": null}'):
+            r = publish_raw(org, body)
+            assert r.status_code == 422, (body, r.status_code, r.text)
+            assert "detail" in r.json(), r.text
+        rx.assert_quiet(1.5, 0)
+
+
+def test_publishing_needs_the_send_permission(engine, org):
+    with Receiver() as rx:
+        org.create_destination(url=rx.url, accepted_types=[CONVERSATION])
+        others = [p for p in ALL_PERMISSIONS if p != SEND_EVENT]
+        user = new_user(engine, org.org_id, others)
+        try:
+            r = publish_raw(user, conversation_event(org.org_id))
+            assert r.status_code == 403, (r.status_code, r.text)
+        finally:
+            user.close()
+        sender = new_user(engine, org.org_id, [SEND_EVENT])
+        try:
+            publish(sender, conversation_event(org.org_id))
+        finally:
+            sender.close()
+        rx.wait_for(1, timeout=20)
+        rx.assert_quiet(1, 1)
+
+
+def test_other_organization_cannot_publish_into_this_one(engine, org):
+    with Receiver() as rx:
+        org.create_destination(url=rx.url, accepted_types=[CONVERSATION])
+        stranger = new_tenant(engine)
+        try:
+            r = stranger.client.post(f"/v1/{org.org_id}/webhook_event/",
+                                     json=conversation_event(org.org_id))
+            assert r.status_code in (401, 403, 404), (r.status_code, r.text)
+        finally:
+            stranger.close()
+        rx.assert_quiet(1.5, 0)
