@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Runs edgehook locally: installs what is missing, builds the worker, applies
+# the D1 migrations, starts `wrangler dev` on 127.0.0.1:8787 with local D1, KV
+# and Durable Objects, seeds a demo organization with a user holding every
+# permission and a fresh API key, prints how to call the API with it, and
+# starts the demo: a receiver with a page that verifies each webhook in the
+# browser, subscribed to every event type. Ctrl-C stops everything.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$EDGEHOOK_ROOT"
+
+PORT="${EDGEHOOK_PORT:-8787}"
+DEMO_PORT="${EDGEHOOK_DEMO_PORT:-8790}"
+STATE=.wrangler/state
+BASE="http://127.0.0.1:$PORT"
+
+bash scripts/setup.sh
+bash scripts/build-worker.sh
+if [ ! -f pkg/dist/index.js ] && [ -f scripts/build-sdk.sh ]; then bash scripts/build-sdk.sh; fi
+
+# Local secrets, made once: the operator token and the JWT signing key.
+if [ ! -f .dev.vars ]; then
+  step "writing .dev.vars (local secrets)"
+  {
+    echo "EDGEHOOK_ADMIN_TOKEN=adm_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    echo "EDGEHOOK_JWT_SECRET=jwt_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    echo "EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS=true"
+  } > .dev.vars
+fi
+ADMIN_TOKEN=$(sed -n 's/^EDGEHOOK_ADMIN_TOKEN=//p' .dev.vars)
+
+step "applying D1 migrations (local)"
+npx wrangler d1 migrations apply DB --local --persist-to "$STATE" 2>&1 | grep -E "✅|No migrations" || true
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+step "starting wrangler dev on $BASE"
+setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" --test-scheduled </dev/null > .wrangler/dev.log 2>&1 &
+pids+=($!)
+for _ in $(seq 1 240); do
+  curl -fs -o /dev/null "$BASE/openapi.json" && break
+  kill -0 "${pids[0]}" 2>/dev/null || { tail -30 .wrangler/dev.log; exit 1; }
+  sleep 0.25
+done
+curl -fs -o /dev/null "$BASE/openapi.json" || { tail -30 .wrangler/dev.log; exit 1; }
+
+step "seeding the demo organization"
+eval "$("$EDGEHOOK_VENV/bin/python" scripts/seed_demo.py "$BASE" "$ADMIN_TOKEN" "http://127.0.0.1:$DEMO_PORT/webhook")"
+
+if [ -f demo/receiver.mjs ]; then
+  EDGEHOOK_DEMO_PORT="$DEMO_PORT" EDGEHOOK_DEMO_SECRET="$DEMO_SECRET" setsid node demo/receiver.mjs > .wrangler/demo.log 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 40); do curl -fs -o /dev/null "http://127.0.0.1:$DEMO_PORT/" && break; sleep 0.25; done
+  # A first event, so the demo page has something to verify.
+  curl -fs -o /dev/null -X POST "$BASE/v1/$ORG_ID/webhook_event/" -H "Authorization: Bearer $ID_TOKEN" \
+    -H 'content-type: application/json' \
+    -d "{\"type\":\"conversation-post-processing-complete\",\"post_processing_type\":\"generate-tasks\",\"conversation_id\":\"demo-1\",\"org_id\":\"$ORG_ID\"}" || true
+fi
+
+cat <<EOT
+
+edgehook is running on $BASE  (log: .wrangler/dev.log)
+
+  organization  $ORG_ID
+  user          $USER_ID
+  API key id    $API_KEY_ID
+  API key       $API_KEY      (shown once; a new one is made at each start)
+
+Sign in and call the API:
+
+  TOKEN=\$(curl -s -X POST $BASE/v1/$ORG_ID/user/signin_with_api_key \\
+      -H 'x-api-key: $API_KEY' -H 'x-api-key-id: $API_KEY_ID' -H 'x-user-id: $USER_ID' \\
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id_token"])')
+  curl -s $BASE/v1/$ORG_ID/webhook_destination/ -H "Authorization: Bearer \$TOKEN"
+
+Demo: open http://127.0.0.1:$DEMO_PORT/ — webhooks to the demo destination
+($DEMO_DESTINATION) appear there and are verified in the browser. Publish one:
+
+  curl -s -X POST $BASE/v1/$ORG_ID/webhook_event/ -H "Authorization: Bearer \$TOKEN" \\
+      -H 'content-type: application/json' \\
+      -d '{"type":"agent-framework-resource-updated","org_id":"$ORG_ID","resource_type":"agent","resource_id":"a1","updated_at":"2026-01-01T00:00:00Z"}'
+
+OpenAPI: $BASE/openapi.json    Operator token: in .dev.vars    Stop: Ctrl-C
+EOT
+
+wait "${pids[0]}"
