@@ -92,8 +92,6 @@ export class Webhook {
   verify<E = WebhookEvent>(payload: WebhookPayload, headers: WebhookHeaders): E;
   /** Signs a body as edgehook does (for tests of a receiver). `timestamp`: Date or Unix ms. */
   sign(msgId: string, timestamp: Date | number, payload: WebhookPayload): SignedHeaders;
-  /** Frees the wasm memory of this instance now instead of at garbage collection. */
-  free(): void;
   /** A new `whsec_` secret from 32 random bytes. */
   static generateSecret(): string;
 }

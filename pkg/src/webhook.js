@@ -4,6 +4,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 const DEFAULT_TOLERANCE_SECONDS = 300;
+// Bytes of one HMAC key state as the core writes it (sdk-wasm/src/sha256.rs, `HmacKey::BYTES`).
+const KEY = 64;
 
 // Status codes returned by the wasm core (sdk-wasm/src/bindings.rs, module `status`).
 const FAILURES = {
@@ -74,15 +76,61 @@ function asBytes(payload) {
 }
 
 /**
- * Builds the public API over one instantiated wasm core: `WasmWebhook` (the wasm-bindgen class)
- * and the module's `memory`.
+ * Builds the public API over one instantiated wasm core: the wasm-bindgen module's functions
+ * (`reserve`, `parse_secret`, `verify_standard`, `verify_amigo`, `sign`, `generate_secret`) and
+ * its `memory`.
  */
-export function createApi(WasmWebhook, memory) {
-  // Writes into wasm memory go through one view per Webhook, rebuilt only when the buffer moves
-  // (it grew) or the memory grew (the old view is then detached and reads as empty).
+export function createApi(core, memory) {
+  // The core is stateless: every call reads its inputs from one buffer in wasm memory, shared by
+  // all Webhook instances. `view` covers it; it is rebuilt only when the buffer must grow or the
+  // memory grew (the old view is then detached and reads as empty).
+  let view = new Uint8Array(0);
+
+  function reserve(len) {
+    if (view.length < len || view.byteLength === 0) {
+      const size = Math.max(len, 2 * view.length, 65536);
+      const ptr = core.reserve(size);
+      if (ptr === 0) throw new RangeError('out of memory for the webhook body');
+      view = new Uint8Array(memory.buffer, ptr, size);
+    }
+    return view;
+  }
+
+  // Writes text at `offset`; ASCII (all valid header values) is copied without an encoder. The
+  // caller has reserved room for it (three bytes per UTF-16 unit at most).
+  function writeString(text, offset) {
+    const n = text.length;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 0x7f) return encoder.encodeInto(text, view.subarray(offset)).written;
+      view[offset + i] = c;
+    }
+    return n;
+  }
+
+  // Writes `keys` then the body at the start of the buffer, leaving room for `extra` more UTF-16
+  // units; returns the body's length in bytes.
+  function writeKeysAndBody(keys, payload, extra) {
+    const start = keys.length;
+    if (typeof payload === 'string') {
+      reserve(start + (payload.length + extra) * 3);
+      view.set(keys);
+      return encoder.encodeInto(payload, view.subarray(start)).written;
+    }
+    const bytes = asBytes(payload);
+    reserve(start + bytes.length + extra * 3);
+    view.set(keys);
+    view.set(bytes, start);
+    return bytes.length;
+  }
+
   class Webhook {
-    #core;
-    #view = new Uint8Array(0);
+    // Key states of each secret, newest first, as the core parsed them: Amigo's, Standard
+    // Webhooks', and both (for signing).
+    #amigoKeys;
+    #standardKeys;
+    #allKeys;
+    #tolerance;
     #clock;
 
     /**
@@ -91,22 +139,31 @@ export function createApi(WasmWebhook, memory) {
      */
     constructor(secret, options = {}) {
       const secrets = Array.isArray(secret) ? secret : [secret];
-      if (secrets.some((s) => typeof s !== 'string' || s.includes('\n'))) {
+      if (secrets.some((s) => typeof s !== 'string')) {
         throw new WebhookVerificationError('malformed_secret', 'a secret must be a whsec_ string');
       }
+      if (secrets.length === 0) throw failure(10);
       const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
       if (!Number.isInteger(tolerance) || tolerance < 0 || tolerance > 0xffffffff) {
         throw new RangeError('toleranceSeconds must be a non-negative integer');
       }
+      this.#tolerance = tolerance;
       this.#clock = options.clock;
-      this.#core = new WasmWebhook(tolerance);
-      const joined = secrets.join('\n');
-      this.#reserve(joined.length * 3);
-      const status = this.#core.set_secrets(this.#writeString(joined, 0));
-      if (status !== 0) {
-        this.#core.free();
-        throw failure(status);
-      }
+      const n = secrets.length;
+      const all = new Uint8Array(n * 2 * KEY);
+      this.#amigoKeys = new Uint8Array(n * KEY);
+      this.#standardKeys = new Uint8Array(n * KEY);
+      secrets.forEach((s, i) => {
+        reserve(s.length * 3 + 2 * KEY);
+        const len = writeString(s, 0);
+        const status = core.parse_secret(len);
+        if (status !== 0) throw failure(status);
+        const parsed = view.subarray(len, len + 2 * KEY);
+        all.set(parsed, i * 2 * KEY);
+        this.#amigoKeys.set(parsed.subarray(0, KEY), i * KEY);
+        this.#standardKeys.set(parsed.subarray(KEY), i * KEY);
+      });
+      this.#allKeys = all;
     }
 
     /**
@@ -126,23 +183,25 @@ export function createApi(WasmWebhook, memory) {
         if (id === undefined) throw missing('webhook-id');
         if (timestamp === undefined) throw missing('webhook-timestamp');
         if (signature === undefined) throw missing('webhook-signature');
-        const extra = id.length + timestamp.length + signature.length;
-        const bodyLen = this.#writeBody(payload, extra);
-        const idLen = this.#writeString(id, bodyLen);
-        const tsLen = this.#writeString(timestamp, bodyLen + idLen);
-        const sigLen = this.#writeString(signature, bodyLen + idLen + tsLen);
-        status = this.#core.verify_standard(bodyLen, idLen, tsLen, sigLen, now);
+        const keys = this.#standardKeys;
+        const bodyLen = writeKeysAndBody(keys, payload, id.length + timestamp.length + signature.length);
+        let at = keys.length + bodyLen;
+        const idLen = writeString(id, at);
+        const tsLen = writeString(timestamp, (at += idLen));
+        const sigLen = writeString(signature, (at += tsLen));
+        status = core.verify_standard(keys.length / KEY, bodyLen, idLen, tsLen, sigLen, this.#tolerance, now);
       } else {
         const amigoTs = header(headers, 'x-amigo-request-timestamp', '');
         const amigoSig = header(headers, 'x-amigo-request-signature', ',');
         if (amigoTs === undefined && amigoSig === undefined) throw missing('webhook-id');
         if (amigoTs === undefined) throw missing('x-amigo-request-timestamp');
         if (amigoSig === undefined) throw missing('x-amigo-request-signature');
-        const extra = amigoTs.length + amigoSig.length;
-        const bodyLen = this.#writeBody(payload, extra);
-        const tsLen = this.#writeString(amigoTs, bodyLen);
-        const sigLen = this.#writeString(amigoSig, bodyLen + tsLen);
-        status = this.#core.verify_amigo(bodyLen, tsLen, sigLen, now);
+        const keys = this.#amigoKeys;
+        const bodyLen = writeKeysAndBody(keys, payload, amigoTs.length + amigoSig.length);
+        const at = keys.length + bodyLen;
+        const tsLen = writeString(amigoTs, at);
+        const sigLen = writeString(amigoSig, at + tsLen);
+        status = core.verify_amigo(keys.length / KEY, bodyLen, tsLen, sigLen, this.#tolerance, now);
       }
       if (status !== 0) throw failure(status);
       return parseEvent(payload);
@@ -157,70 +216,29 @@ export function createApi(WasmWebhook, memory) {
       if (typeof msgId !== 'string' || !Number.isFinite(ms)) {
         throw new TypeError('sign(msgId: string, timestamp: Date | number, payload)');
       }
-      const bodyLen = this.#writeBody(payload, msgId.length);
-      const idLen = this.#writeString(msgId, bodyLen);
-      const outLen = this.#core.sign(bodyLen, idLen, Math.trunc(ms));
-      const text = decoder.decode(new Uint8Array(memory.buffer, this.#core.out_ptr(), outLen));
+      const keys = this.#allKeys;
+      const n = keys.length / (2 * KEY);
+      // Room for the id, then the output: the id twice, two timestamps, the header names and
+      // one hex (65) and one base64 (48) signature per secret.
+      const bodyLen = writeKeysAndBody(keys, payload, 3 * msgId.length + 80 + 40 * n);
+      const idLen = writeString(msgId, keys.length + bodyLen);
+      const outLen = core.sign(n, bodyLen, idLen, Math.trunc(ms));
+      if (outLen === 0) throw new RangeError('signing output did not fit');
+      const start = keys.length + bodyLen + idLen;
       const headers = {};
-      for (const line of text.split('\n')) {
+      for (const line of decoder.decode(view.subarray(start, start + outLen)).split('\n')) {
         const colon = line.indexOf(':');
         if (colon > 0) headers[line.slice(0, colon)] = line.slice(colon + 1);
       }
       return headers;
     }
 
-    /** Releases the wasm memory held by this instance (also done by the garbage collector). */
-    free() {
-      this.#core.free();
-    }
-
-    // Makes room for `len` bytes in the core's input buffer and returns the view over it.
-    #reserve(len) {
-      let view = this.#view;
-      if (view.length < len || view.byteLength === 0) {
-        const size = Math.max(len, 1024);
-        const ptr = this.#core.reserve(size);
-        view = this.#view = new Uint8Array(memory.buffer, ptr, size);
-      }
-      return view;
-    }
-
-    // Writes the body at the start of the buffer, leaving room for `extra` more UTF-16 units.
-    #writeBody(payload, extra) {
-      if (typeof payload === 'string') {
-        const view = this.#reserve((payload.length + extra) * 3);
-        return encoder.encodeInto(payload, view).written;
-      }
-      const bytes = asBytes(payload);
-      const view = this.#reserve(bytes.length + extra * 3);
-      view.set(bytes);
-      return bytes.length;
-    }
-
-    // Writes a header value at `offset`; ASCII (all valid values) is copied without an encoder.
-    // The caller has reserved room for it (three bytes per UTF-16 unit at most).
-    #writeString(text, offset) {
-      const view = this.#view;
-      const n = text.length;
-      for (let i = 0; i < n; i++) {
-        const c = text.charCodeAt(i);
-        if (c > 0x7f) return encoder.encodeInto(text, view.subarray(offset)).written;
-        view[offset + i] = c;
-      }
-      return n;
-    }
-
     /** A new `whsec_` secret: base64 of 32 bytes from the runtime's CSPRNG. */
     static generateSecret() {
-      const core = new WasmWebhook(0);
-      try {
-        const ptr = core.reserve(32);
-        crypto.getRandomValues(new Uint8Array(memory.buffer, ptr, 32));
-        const len = core.secret_from_buffer();
-        return decoder.decode(new Uint8Array(memory.buffer, core.out_ptr(), len));
-      } finally {
-        core.free();
-      }
+      reserve(128);
+      crypto.getRandomValues(view.subarray(0, 32));
+      const len = core.generate_secret();
+      return decoder.decode(view.subarray(32, 32 + len));
     }
   }
 

@@ -1,7 +1,7 @@
-//! Small encoders and parsers for the signing hot path: fixed-size outputs on the stack, no `core::fmt`.
+//! Small encoders and parsers for the signing hot path: fixed-size outputs on the stack, no `core::fmt`, no allocation.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+const BASE64_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Length of a base64 (padded) HMAC-SHA256 tag.
 pub(crate) const B64_TAG_LEN: usize = 44;
@@ -21,13 +21,68 @@ pub(crate) fn hex_tag(tag: &[u8; 32]) -> [u8; HEX_TAG_LEN] {
     out
 }
 
-/// Padded standard base64 of a 32-byte tag, as Standard Webhooks sends it.
+/// Padded standard base64 of a 32-byte tag (or secret), as Standard Webhooks sends it.
 pub(crate) fn base64_tag(tag: &[u8; 32]) -> [u8; B64_TAG_LEN] {
-    let mut out = [0u8; B64_TAG_LEN];
-    // 32 bytes always encode to exactly 44 characters, so the slice is never too small.
-    let written = STANDARD.encode_slice(tag, &mut out).unwrap_or(0);
-    debug_assert_eq!(written, B64_TAG_LEN);
+    let mut out = [b'='; B64_TAG_LEN];
+    for (chars, bytes) in out.chunks_mut(4).zip(tag.chunks(3)) {
+        let group = bytes
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        // A group of n bytes gives n + 1 characters; the rest stay '='.
+        for (i, c) in chars.iter_mut().take(bytes.len() + 1).enumerate() {
+            *c = BASE64_ALPHABET[((group >> (18 - 6 * i)) & 63) as usize];
+        }
+    }
     out
+}
+
+/// Value of one base64 character, or `None` for anything outside the standard alphabet.
+fn base64_value(c: u8) -> Option<u32> {
+    let v = match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => return None,
+    };
+    Some(u32::from(v))
+}
+
+/// Decodes strict standard base64 (padded, canonical: unused bits of the last character must be
+/// zero), handing each decoded byte to `out`. Returns `None`, having possibly handed out a
+/// prefix, when the text is not valid; callers then discard what they received.
+pub(crate) fn decode_base64(text: &[u8], mut out: impl FnMut(u8)) -> Option<()> {
+    if text.len() % 4 != 0 {
+        return None;
+    }
+    let groups = text.len() / 4;
+    for (n, chars) in text.chunks_exact(4).enumerate() {
+        let last = n + 1 == groups;
+        let padding = if last {
+            chars.iter().rev().take_while(|&&c| c == b'=').count()
+        } else {
+            0
+        };
+        if padding > 2 {
+            return None;
+        }
+        let mut group = 0u32;
+        for &c in chars.iter().take(4 - padding) {
+            group = group << 6 | base64_value(c)?;
+        }
+        group <<= 6 * padding as u32;
+        // One '=' leaves 2 bytes (the low 8 bits unused), two leave 1 (the low 16 unused).
+        let unused = (1u32 << (8 * padding as u32)) - 1;
+        if group & unused != 0 {
+            return None;
+        }
+        for i in 0..3 - padding {
+            out((group >> (16 - 8 * i)) as u8);
+        }
+    }
+    Some(())
 }
 
 /// Decimal digits of `value` (which may be negative), right-aligned in a stack buffer.
@@ -41,9 +96,13 @@ impl Decimal {
         let mut buf = [0u8; 20];
         let mut start = buf.len();
         let mut rest = value.unsigned_abs();
+        // At most 19 digits and a sign: `start` never drops below zero, so the `get_mut`s are
+        // always `Some` (they keep panicking code out of the wasm).
         loop {
             start -= 1;
-            buf[start] = b'0' + (rest % 10) as u8;
+            if let Some(d) = buf.get_mut(start) {
+                *d = b'0' + (rest % 10) as u8;
+            }
             rest /= 10;
             if rest == 0 {
                 break;
@@ -51,13 +110,15 @@ impl Decimal {
         }
         if value < 0 {
             start -= 1;
-            buf[start] = b'-';
+            if let Some(d) = buf.get_mut(start) {
+                *d = b'-';
+            }
         }
         Decimal { buf, start }
     }
 
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
+        self.buf.get(self.start..).unwrap_or_default()
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -93,6 +154,38 @@ mod tests {
         let hex = hex_tag(&tag);
         assert_eq!(&hex[..4], b"ab00");
         assert_eq!(&hex[60..], b"000f");
+    }
+
+    #[test]
+    fn base64_matches_known_encodings() {
+        let tag: [u8; 32] = core::array::from_fn(|i| (i * 37 + 11) as u8);
+        let encoded = base64_tag(&tag);
+        assert_eq!(
+            &encoded[..],
+            b"CzBVep/E6Q4zWH2ix+wRNluApcrvFDleg6jN8hc8YYY="
+        );
+        let mut decoded = Vec::new();
+        assert_eq!(decode_base64(&encoded, |b| decoded.push(b)), Some(()));
+        assert_eq!(decoded, tag);
+    }
+
+    #[test]
+    fn base64_decode_is_strict() {
+        let decode = |text: &str| {
+            let mut out = Vec::new();
+            decode_base64(text.as_bytes(), |b| out.push(b)).map(|()| out)
+        };
+        assert_eq!(decode(""), Some(vec![]));
+        assert_eq!(decode("QQ=="), Some(b"A".to_vec()));
+        assert_eq!(decode("QUI="), Some(b"AB".to_vec()));
+        assert_eq!(decode("QUJD"), Some(b"ABC".to_vec()));
+        assert_eq!(decode("QUJDRA=="), Some(b"ABCD".to_vec()));
+        for bad in [
+            "QQ", "QUI", "QUJD=", "Q===", "====", "QR==", "QUJ=", "QQ==QUJD", "QU=D", "QUJ-",
+            "QUJ_", "QUJ ", "QUJ\n",
+        ] {
+            assert_eq!(decode(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

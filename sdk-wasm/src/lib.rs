@@ -4,20 +4,23 @@
 //! - [`secret`]: the `whsec_` secrets, their parsing into HMAC key states, and their generation.
 //! - [`sign`]: the headers of one delivery attempt, in both schemes (Amigo and Standard Webhooks).
 //! - [`verify`]: checks a received webhook against one or several secrets, with a timestamp tolerance.
-//! - `encoding` (private): hex, decimal and timestamp helpers that need no allocation and no `core::fmt`.
-//! - `bindings` (feature `bindings`, on by default): the wasm-bindgen exports used by the npm
-//!   package's JavaScript wrapper. The worker depends on this crate with `default-features = false`,
-//!   so none of them end up in its wasm.
+//! - `sha256` (private): SHA-256 and HMAC-SHA256 with precomputed key states, allocation-free.
+//! - `encoding` (private): hex, base64, decimal and timestamp helpers that need no allocation and
+//!   no `core::fmt`.
+//! - `bindings` (feature `bindings`, on by default, wasm32 only): the wasm-bindgen exports used by
+//!   the npm package's JavaScript wrapper. The worker depends on this crate with
+//!   `default-features = false`, so none of them end up in its wasm.
 //!
 //! Everything outside `bindings` is plain Rust: no clock, no randomness, no JavaScript types, so it
 //! is unit-tested on the host and behaves the same on wasm32.
 
 mod encoding;
 pub mod secret;
+mod sha256;
 pub mod sign;
 pub mod verify;
 
-#[cfg(feature = "bindings")]
+#[cfg(all(feature = "bindings", target_arch = "wasm32"))]
 mod bindings;
 
 #[cfg(all(test, feature = "bindings", target_arch = "wasm32"))]

@@ -1,12 +1,8 @@
 //! Webhook secrets: `whsec_` + base64 of random bytes, and the HMAC key states derived from one.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use crate::encoding::{base64_tag, decode_base64};
+use crate::sha256::{HmacKey, Sha256};
 use core::fmt;
-use hmac::{Hmac, KeyInit};
-use sha2::Sha256;
-
-pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// Every secret starts with this prefix; the rest is standard, padded base64.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -50,7 +46,7 @@ impl std::error::Error for SecretError {}
 pub fn secret_from_bytes(bytes: &[u8; 32]) -> String {
     let mut secret = String::with_capacity(SECRET_PREFIX.len() + 44);
     secret.push_str(SECRET_PREFIX);
-    STANDARD.encode_string(bytes, &mut secret);
+    secret.extend(base64_tag(bytes).map(char::from));
     secret
 }
 
@@ -58,28 +54,40 @@ pub fn secret_from_bytes(bytes: &[u8; 32]) -> String {
 ///
 /// An HMAC state already holds the hashed inner and outer key pads, so a clone skips two
 /// SHA-256 blocks and the key handling on every signature.
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub(crate) struct SecretKey {
     /// Amigo's key: the whole secret string's UTF-8 bytes, prefix included.
-    pub(crate) amigo: HmacSha256,
+    pub(crate) amigo: HmacKey,
     /// Standard Webhooks' key: the base64-decoded bytes after the prefix.
-    pub(crate) standard: HmacSha256,
+    pub(crate) standard: HmacKey,
 }
 
 impl SecretKey {
+    /// Parses one secret without allocating: the decoded key goes straight into the HMAC key
+    /// setup (kept in a block-sized buffer, or hashed when it is longer than a block).
     pub(crate) fn parse(secret: &str) -> Result<Self, SecretError> {
         let encoded = secret
             .strip_prefix(SECRET_PREFIX)
             .ok_or(SecretError::MissingPrefix)?;
-        let key = STANDARD
-            .decode(encoded)
-            .map_err(|_| SecretError::InvalidBase64)?;
-        if key.is_empty() {
-            return Err(SecretError::EmptyKey);
-        }
+        let mut block = [0u8; 64];
+        let mut long = Sha256::new();
+        let mut len = 0usize;
+        decode_base64(encoded.as_bytes(), |byte| {
+            if let Some(slot) = block.get_mut(len) {
+                *slot = byte;
+            }
+            long.update(&[byte]);
+            len += 1;
+        })
+        .ok_or(SecretError::InvalidBase64)?;
+        let standard = match len {
+            0 => return Err(SecretError::EmptyKey),
+            1..=64 => HmacKey::from_block_key(block.get(..len).unwrap_or_default()),
+            _ => HmacKey::from_block_key(&long.finalize()),
+        };
         Ok(SecretKey {
-            amigo: hmac_key(secret.as_bytes())?,
-            standard: hmac_key(&key)?,
+            amigo: HmacKey::new(secret.as_bytes()),
+            standard,
         })
     }
 }
@@ -95,11 +103,6 @@ pub(crate) fn parse_all<S: AsRef<str>>(secrets: &[S]) -> Result<Vec<SecretKey>, 
         .collect()
 }
 
-fn hmac_key(key: &[u8]) -> Result<HmacSha256, SecretError> {
-    // HMAC takes keys of any length; the error branch exists only in the trait's signature.
-    <HmacSha256 as KeyInit>::new_from_slice(key).map_err(|_| SecretError::EmptyKey)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,9 +113,23 @@ mod tests {
         let secret = secret_from_bytes(&bytes);
         assert!(secret.starts_with("whsec_"));
         assert_eq!(secret.len(), 6 + 44);
-        let decoded = STANDARD.decode(&secret[6..]).expect("valid base64");
+        let mut decoded = Vec::new();
+        decode_base64(&secret.as_bytes()[6..], |b| decoded.push(b)).expect("valid base64");
         assert_eq!(decoded, bytes);
-        assert!(SecretKey::parse(&secret).is_ok());
+        let key = SecretKey::parse(&secret).expect("valid");
+        assert!(key.standard == HmacKey::new(&bytes));
+        assert!(key.amigo == HmacKey::new(secret.as_bytes()));
+    }
+
+    #[test]
+    fn keys_longer_than_a_block_are_hashed_as_hmac_requires() {
+        let bytes = [0x42u8; 100];
+        let mut secret = String::from(SECRET_PREFIX);
+        // 100 bytes of 0x42 in base64 (python3 -c 'import base64; print(base64.b64encode(b"B"*100))').
+        secret.push_str(&"QkJC".repeat(33));
+        secret.push_str("Qg==");
+        let key = SecretKey::parse(&secret).expect("valid");
+        assert!(key.standard == HmacKey::new(&bytes));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use crate::encoding::{Decimal, base64_tag, hex_tag};
 use crate::header;
 use crate::secret::{SecretError, SecretKey, parse_all};
-use hmac::Mac;
+use crate::sha256::HmacKey;
 
 /// The signature headers of one delivery attempt, in both schemes.
 ///
@@ -74,10 +74,10 @@ pub(crate) fn sign_with_keys(
             amigo_signature.push(',');
             webhook_signature.push(' ');
         }
-        let amigo = hex_tag(&amigo_tag(key, amigo_ts.as_bytes(), body));
+        let amigo = hex_tag(&amigo_tag(&key.amigo, amigo_ts.as_bytes(), body));
         amigo_signature.push_str(ascii(&amigo));
         let standard = base64_tag(&standard_tag(
-            key,
+            &key.standard,
             msg_id.as_bytes(),
             standard_ts.as_bytes(),
             body,
@@ -97,24 +97,24 @@ pub(crate) fn sign_with_keys(
 }
 
 /// Amigo: HMAC-SHA256 over `v1:{timestamp_ms}:{body}` keyed with the secret string.
-pub(crate) fn amigo_tag(key: &SecretKey, timestamp: &[u8], body: &[u8]) -> [u8; 32] {
-    let mut mac = key.amigo.clone();
+pub(crate) fn amigo_tag(key: &HmacKey, timestamp: &[u8], body: &[u8]) -> [u8; 32] {
+    let mut mac = key.mac();
     mac.update(b"v1:");
     mac.update(timestamp);
     mac.update(b":");
     mac.update(body);
-    mac.finalize().into_bytes().into()
+    mac.finalize()
 }
 
 /// Standard Webhooks: HMAC-SHA256 over `{id}.{timestamp_s}.{body}` keyed with the decoded secret.
-pub(crate) fn standard_tag(key: &SecretKey, id: &[u8], timestamp: &[u8], body: &[u8]) -> [u8; 32] {
-    let mut mac = key.standard.clone();
+pub(crate) fn standard_tag(key: &HmacKey, id: &[u8], timestamp: &[u8], body: &[u8]) -> [u8; 32] {
+    let mut mac = key.mac();
     mac.update(id);
     mac.update(b".");
     mac.update(timestamp);
     mac.update(b".");
     mac.update(body);
-    mac.finalize().into_bytes().into()
+    mac.finalize()
 }
 
 /// Hex and base64 tags are ASCII by construction.

@@ -3,9 +3,9 @@
 use crate::encoding::{B64_TAG_LEN, HEX_TAG_LEN, base64_tag, hex_tag, parse_timestamp};
 use crate::header;
 use crate::secret::{SecretError, SecretKey, parse_all};
+use crate::sha256::HmacKey;
 use crate::sign::{amigo_tag, standard_tag};
 use core::fmt;
-use ctutils::CtEq;
 
 /// How far a webhook's timestamp may be from the receiver's clock, in either direction.
 pub const DEFAULT_TOLERANCE_SECONDS: u32 = 5 * 60;
@@ -116,12 +116,6 @@ impl Verifier {
         })
     }
 
-    /// The parsed secrets, newest first (the npm package signs with them too).
-    #[cfg_attr(not(feature = "bindings"), allow(dead_code))]
-    pub(crate) fn keys(&self) -> &[SecretKey] {
-        &self.keys
-    }
-
     /// Changes how far, in seconds and in either direction, a timestamp may be from `now`.
     pub fn with_tolerance_seconds(mut self, seconds: u32) -> Self {
         self.tolerance_ms = i64::from(seconds) * 1000;
@@ -180,22 +174,16 @@ impl Verifier {
         body: &[u8],
         now_ms: i64,
     ) -> Result<(), VerifyError> {
-        let sent_s = parse_timestamp(timestamp).ok_or(VerifyError::MalformedTimestamp)?;
-        self.check_window(
-            sent_s.saturating_mul(1000),
-            now_ms.div_euclid(1000).saturating_mul(1000),
-        )?;
-        for key in &self.keys {
-            let expected = base64_tag(&standard_tag(key, id, timestamp, body));
-            let matched = signature
-                .split(|&c| c == b' ')
-                .filter_map(|entry| entry.strip_prefix(b"v1,"))
-                .any(|candidate| tag_eq::<B64_TAG_LEN>(candidate, &expected));
-            if matched {
-                return Ok(());
-            }
-        }
-        Err(VerifyError::NoMatchingSignature)
+        let keys = self.keys.iter().map(|k| k.standard);
+        verify_standard_with(
+            keys,
+            self.tolerance_ms,
+            id,
+            timestamp,
+            signature,
+            body,
+            now_ms,
+        )
     }
 
     /// Verifies Amigo header values (`x-amigo-request-timestamp` in milliseconds,
@@ -207,35 +195,85 @@ impl Verifier {
         body: &[u8],
         now_ms: i64,
     ) -> Result<(), VerifyError> {
-        let sent_ms = parse_timestamp(timestamp).ok_or(VerifyError::MalformedTimestamp)?;
-        self.check_window(sent_ms, now_ms)?;
-        for key in &self.keys {
-            let expected = hex_tag(&amigo_tag(key, timestamp, body));
-            let matched = signature
-                .split(|&c| c == b',')
-                .any(|candidate| tag_eq::<HEX_TAG_LEN>(candidate.trim_ascii(), &expected));
-            if matched {
-                return Ok(());
-            }
-        }
-        Err(VerifyError::NoMatchingSignature)
-    }
-
-    fn check_window(&self, sent_ms: i64, now_ms: i64) -> Result<(), VerifyError> {
-        if now_ms.saturating_sub(sent_ms) > self.tolerance_ms {
-            Err(VerifyError::TimestampTooOld)
-        } else if sent_ms.saturating_sub(now_ms) > self.tolerance_ms {
-            Err(VerifyError::TimestampTooNew)
-        } else {
-            Ok(())
-        }
+        let keys = self.keys.iter().map(|k| k.amigo);
+        verify_amigo_with(keys, self.tolerance_ms, timestamp, signature, body, now_ms)
     }
 }
 
-/// Compares a received tag with the expected one: length first (not secret), then the bytes in
-/// constant time.
+/// [`Verifier::verify_standard`] over Standard Webhooks keys kept elsewhere (the npm package
+/// keeps them in JavaScript and passes them in with each call).
+pub(crate) fn verify_standard_with(
+    keys: impl IntoIterator<Item = HmacKey>,
+    tolerance_ms: i64,
+    id: &[u8],
+    timestamp: &[u8],
+    signature: &[u8],
+    body: &[u8],
+    now_ms: i64,
+) -> Result<(), VerifyError> {
+    let sent_s = parse_timestamp(timestamp).ok_or(VerifyError::MalformedTimestamp)?;
+    check_window(
+        tolerance_ms,
+        sent_s.saturating_mul(1000),
+        now_ms.div_euclid(1000).saturating_mul(1000),
+    )?;
+    for key in keys {
+        let expected = base64_tag(&standard_tag(&key, id, timestamp, body));
+        let matched = signature
+            .split(|&c| c == b' ')
+            .filter_map(|entry| entry.strip_prefix(b"v1,"))
+            .any(|candidate| tag_eq::<B64_TAG_LEN>(candidate, &expected));
+        if matched {
+            return Ok(());
+        }
+    }
+    Err(VerifyError::NoMatchingSignature)
+}
+
+/// [`Verifier::verify_amigo`] over Amigo keys kept elsewhere.
+pub(crate) fn verify_amigo_with(
+    keys: impl IntoIterator<Item = HmacKey>,
+    tolerance_ms: i64,
+    timestamp: &[u8],
+    signature: &[u8],
+    body: &[u8],
+    now_ms: i64,
+) -> Result<(), VerifyError> {
+    let sent_ms = parse_timestamp(timestamp).ok_or(VerifyError::MalformedTimestamp)?;
+    check_window(tolerance_ms, sent_ms, now_ms)?;
+    for key in keys {
+        let expected = hex_tag(&amigo_tag(&key, timestamp, body));
+        let matched = signature
+            .split(|&c| c == b',')
+            .any(|candidate| tag_eq::<HEX_TAG_LEN>(candidate.trim_ascii(), &expected));
+        if matched {
+            return Ok(());
+        }
+    }
+    Err(VerifyError::NoMatchingSignature)
+}
+
+fn check_window(tolerance_ms: i64, sent_ms: i64, now_ms: i64) -> Result<(), VerifyError> {
+    if now_ms.saturating_sub(sent_ms) > tolerance_ms {
+        Err(VerifyError::TimestampTooOld)
+    } else if sent_ms.saturating_sub(now_ms) > tolerance_ms {
+        Err(VerifyError::TimestampTooNew)
+    } else {
+        Ok(())
+    }
+}
+
+/// Compares a received tag with the expected one: length first (not secret), then every byte,
+/// without an early exit (`black_box` keeps the optimizer from adding one).
 fn tag_eq<const N: usize>(candidate: &[u8], expected: &[u8; N]) -> bool {
-    candidate.len() == N && candidate.ct_eq(expected.as_slice()).to_bool()
+    if candidate.len() != N {
+        return false;
+    }
+    let diff = candidate
+        .iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| core::hint::black_box(acc | (a ^ b)));
+    diff == 0
 }
 
 #[cfg(test)]

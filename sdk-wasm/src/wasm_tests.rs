@@ -1,6 +1,6 @@
 //! Tests of the wasm build, run by wasm-pack in Node and in headless Chromium: the bindings' buffer protocol and the core on wasm32.
 
-use crate::bindings::WasmWebhook;
+use crate::bindings;
 use crate::{Scheme, Verifier, VerifyError, sign_webhook};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -10,145 +10,177 @@ const BODY: &str = r#"{"test": 2432232314}"#;
 const SIG: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
 const NOW_MS: f64 = 1_614_265_330_000.0;
 
-/// Writes the parts one after the other into the webhook's buffer, as the JavaScript wrapper does.
-fn write(webhook: &mut WasmWebhook, parts: &[&[u8]]) -> Vec<usize> {
+/// Writes the parts one after the other at the start of the input buffer, as the JavaScript
+/// wrapper does, and returns their lengths.
+fn write(parts: &[&[u8]]) -> Vec<usize> {
     let total: usize = parts.iter().map(|p| p.len()).sum();
-    let ptr = webhook.reserve(total);
+    // Room for outputs written after the inputs, too.
+    let ptr = bindings::reserve(total + 4096);
+    assert!(!ptr.is_null());
     let mut offset = 0;
     for part in parts {
-        // The buffer is at least `total` bytes long and owned by `webhook`.
+        // The buffer is at least `total` bytes long and used by nothing else.
         unsafe { core::ptr::copy_nonoverlapping(part.as_ptr(), ptr.add(offset), part.len()) };
         offset += part.len();
     }
     parts.iter().map(|p| p.len()).collect()
 }
 
-fn webhook(secrets: &str, tolerance: u32) -> WasmWebhook {
-    let mut w = WasmWebhook::new(tolerance);
-    let lens = write(&mut w, &[secrets.as_bytes()]);
-    assert_eq!(w.set_secrets(lens[0]), 0);
-    w
+/// `len` bytes of the input buffer from `offset`.
+fn read(offset: usize, len: usize) -> Vec<u8> {
+    let ptr = bindings::reserve(offset + len);
+    unsafe { core::slice::from_raw_parts(ptr.add(offset), len) }.to_vec()
 }
 
-fn verify_standard(
-    w: &mut WasmWebhook,
-    body: &[u8],
-    id: &str,
-    ts: &str,
-    sig: &str,
-    now: f64,
-) -> u32 {
-    let l = write(w, &[body, id.as_bytes(), ts.as_bytes(), sig.as_bytes()]);
-    w.verify_standard(l[0], l[1], l[2], l[3], now)
+/// Parses the secrets one by one, as the wrapper does; returns each secret's 128 bytes of key
+/// states (Amigo's 64, then Standard Webhooks' 64), or the first failing status.
+fn parse(secrets: &[&str]) -> Result<Vec<[u8; 128]>, u32> {
+    secrets
+        .iter()
+        .map(|s| {
+            let l = write(&[s.as_bytes()]);
+            match bindings::parse_secret(l[0]) {
+                0 => Ok(read(l[0], 128).try_into().expect("128 bytes")),
+                status => Err(status),
+            }
+        })
+        .collect()
+}
+
+/// One scheme's key states (`half` 0: Amigo, 1: Standard Webhooks), concatenated.
+fn scheme_keys(keys: &[[u8; 128]], half: usize) -> Vec<u8> {
+    keys.iter()
+        .flat_map(|k| k[half * 64..half * 64 + 64].to_vec())
+        .collect()
+}
+
+fn verify_standard(secrets: &[&str], body: &[u8], ts: &str, sig: &str, now: f64) -> u32 {
+    let keys = scheme_keys(&parse(secrets).expect("valid secrets"), 1);
+    let l = write(&[&keys, body, ID.as_bytes(), ts.as_bytes(), sig.as_bytes()]);
+    bindings::verify_standard(secrets.len(), l[1], l[2], l[3], l[4], 300, now)
 }
 
 #[wasm_bindgen_test]
 fn standard_vector_verifies_through_the_buffer() {
-    let mut w = webhook(SECRET, 300);
     assert_eq!(
-        verify_standard(&mut w, BODY.as_bytes(), ID, "1614265330", SIG, NOW_MS),
+        verify_standard(&[SECRET], BODY.as_bytes(), "1614265330", SIG, NOW_MS),
         0
     );
 }
 
 #[wasm_bindgen_test]
 fn failures_map_to_their_status() {
-    let mut w = webhook(SECRET, 300);
     let body = BODY.as_bytes();
+    let cases = [
+        (&b"{\"test\": 2432232315}"[..], "1614265330", SIG, NOW_MS, 5),
+        (body, "16142653x0", SIG, NOW_MS, 2),
+        (body, "1614265330", SIG, NOW_MS + 301_000.0, 3),
+        (body, "1614265330", SIG, NOW_MS - 301_000.0, 4),
+        (body, "1614265330", "v1,", NOW_MS, 5),
+    ];
+    for (body, ts, sig, now, status) in cases {
+        assert_eq!(
+            verify_standard(&[SECRET], body, ts, sig, now),
+            status,
+            "{ts} {sig} {now}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_tolerance_other_than_the_default_is_applied() {
+    let keys = scheme_keys(&parse(&[SECRET]).expect("valid"), 1);
+    let l = write(&[
+        &keys,
+        BODY.as_bytes(),
+        ID.as_bytes(),
+        b"1614265330",
+        SIG.as_bytes(),
+    ]);
+    let at = |tolerance, now| bindings::verify_standard(1, l[1], l[2], l[3], l[4], tolerance, now);
+    assert_eq!(at(10, NOW_MS + 11_000.0), 3);
+    assert_eq!(at(10, NOW_MS + 10_000.0), 0);
+}
+
+#[wasm_bindgen_test]
+fn lengths_beyond_the_buffer_are_a_layout_error() {
+    let keys = scheme_keys(&parse(&[SECRET]).expect("valid"), 1);
+    write(&[&keys]);
     assert_eq!(
-        verify_standard(
-            &mut w,
-            b"{\"test\": 2432232315}",
-            ID,
-            "1614265330",
-            SIG,
-            NOW_MS
-        ),
-        5
+        bindings::verify_standard(1, usize::MAX / 2, 1, 1, 1, 300, NOW_MS),
+        99
     );
-    assert_eq!(
-        verify_standard(&mut w, body, ID, "16142653x0", SIG, NOW_MS),
-        2
-    );
-    assert_eq!(
-        verify_standard(&mut w, body, ID, "1614265330", SIG, NOW_MS + 301_000.0),
-        3
-    );
-    assert_eq!(
-        verify_standard(&mut w, body, ID, "1614265330", SIG, NOW_MS - 301_000.0),
-        4
-    );
-    assert_eq!(
-        verify_standard(&mut w, body, ID, "1614265330", "v1,", NOW_MS),
-        5
-    );
+    assert_eq!(bindings::verify_amigo(usize::MAX, 1, 1, 1, 300, NOW_MS), 99);
 }
 
 #[wasm_bindgen_test]
 fn malformed_secrets_are_refused_with_a_reason() {
-    for (secrets, status) in [
-        ("", 10),
+    for (secret, status) in [
         ("abc", 11),
+        ("", 11),
         ("whsec_%%%", 12),
+        ("whsec_QUJD=", 12),
         ("whsec_", 13),
-        (&format!("{SECRET}\nwhsec_%"), 12),
     ] {
-        let mut w = WasmWebhook::new(300);
-        let lens = write(&mut w, &[secrets.as_bytes()]);
-        assert_eq!(w.set_secrets(lens[0]), status, "{secrets:?}");
+        assert_eq!(parse(&[secret]).err(), Some(status), "{secret:?}");
     }
 }
 
 #[wasm_bindgen_test]
 fn second_secret_verifies_during_rotation() {
-    let mut w = webhook(
-        &format!("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD\n{SECRET}"),
-        300,
+    let secrets = ["whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", SECRET];
+    assert_eq!(
+        verify_standard(&secrets, BODY.as_bytes(), "1614265330", SIG, NOW_MS),
+        0
     );
     assert_eq!(
-        verify_standard(&mut w, BODY.as_bytes(), ID, "1614265330", SIG, NOW_MS),
-        0
+        verify_standard(&secrets[..1], BODY.as_bytes(), "1614265330", SIG, NOW_MS),
+        5
     );
 }
 
 #[wasm_bindgen_test]
 fn amigo_vector_verifies_through_the_buffer() {
-    let mut w = webhook(SECRET, 300);
+    let keys = scheme_keys(&parse(&[SECRET]).expect("valid"), 0);
     let sig = b"2575962817f7d247c96debda2c18feb5a554d8e7bb8200e17d85554fbde6b4fe";
-    let l = write(&mut w, &[BODY.as_bytes(), b"1614265330123", sig]);
-    assert_eq!(w.verify_amigo(l[0], l[1], l[2], 1_614_265_330_123.0), 0);
-    let l = write(&mut w, &[b"{}", b"1614265330123", sig]);
-    assert_eq!(w.verify_amigo(l[0], l[1], l[2], 1_614_265_330_123.0), 5);
+    let l = write(&[&keys, BODY.as_bytes(), b"1614265330123", sig]);
+    assert_eq!(
+        bindings::verify_amigo(1, l[1], l[2], l[3], 300, 1_614_265_330_123.0),
+        0
+    );
+    let l = write(&[&keys, b"{}", b"1614265330123", sig]);
+    assert_eq!(
+        bindings::verify_amigo(1, l[1], l[2], l[3], 300, 1_614_265_330_123.0),
+        5
+    );
 }
 
 #[wasm_bindgen_test]
 fn sign_output_verifies_and_matches_the_core() {
-    let mut w = webhook(SECRET, 300);
+    let secrets = ["whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", SECRET];
+    let keys: Vec<u8> = parse(&secrets).expect("valid").concat();
+    // Larger than the buffer so far: the buffer grows.
     let body = vec![b'x'; 300_000];
-    let l = write(&mut w, &[&body, ID.as_bytes()]);
-    let len = w.sign(l[0], l[1], NOW_MS);
-    // The output buffer holds `name:value` lines.
-    let out = unsafe { core::slice::from_raw_parts(w.out_ptr(), len) };
-    let text = core::str::from_utf8(out).expect("ascii");
-    let core = sign_webhook(&[SECRET], ID, NOW_MS as i64, &body).expect("valid");
+    let l = write(&[&keys, &body, ID.as_bytes()]);
+    let len = bindings::sign(2, l[1], l[2], NOW_MS);
+    let out = read(l[0] + l[1] + l[2], len);
+    let text = core::str::from_utf8(&out).expect("ascii");
+    let core = sign_webhook(&secrets, ID, NOW_MS as i64, &body).expect("valid");
     let expected: String = core.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
     assert_eq!(text, expected);
     let sig = core.get("webhook-signature").unwrap_or_default().to_owned();
     assert_eq!(
-        verify_standard(&mut w, &body, ID, "1614265330", &sig, NOW_MS),
+        verify_standard(&[SECRET], &body, "1614265330", &sig, NOW_MS),
         0
     );
 }
 
 #[wasm_bindgen_test]
 fn generated_secret_is_usable() {
-    let mut w = WasmWebhook::new(300);
-    let ptr = w.reserve(32);
-    unsafe { core::ptr::write_bytes(ptr, 0x5a, 32) };
-    let len = w.secret_from_buffer();
-    let secret = unsafe { core::slice::from_raw_parts(w.out_ptr(), len) }.to_vec();
-    let secret = String::from_utf8(secret).expect("ascii");
-    assert!(secret.starts_with("whsec_") && secret.len() == 50);
+    let l = write(&[&[0x5a; 32]]);
+    let len = bindings::generate_secret();
+    let secret = String::from_utf8(read(l[0], len)).expect("ascii");
+    assert_eq!(secret, format!("whsec_{}", "Wlpa".repeat(10) + "Wlo="));
     assert!(Verifier::new(&[secret]).is_ok());
 }
 
