@@ -8,6 +8,7 @@ edgehook's own SDK (the npm package in pkg/, run by Node).
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import os
@@ -49,14 +50,25 @@ def start_engine(extra_vars: dict[str, str] | None = None) -> Worker:
     return Worker(vars={**ENGINE_VARS, **(extra_vars or {})}).start()
 
 
-@pytest.fixture(scope="module")
+_shared_engine: Worker | None = None
+
+
+def _stop_shared_engine() -> None:
+    if _shared_engine is not None:
+        _shared_engine.cleanup()
+
+
+@pytest.fixture
 def engine():
-    """A Worker for one test module: short retry schedule, no rate limits."""
-    w = start_engine()
-    try:
-        yield w
-    finally:
-        w.cleanup()
+    """The Worker the delivery tests share (started once per session, since a
+    start under wrangler dev takes a while): short retry schedule, no rate limits."""
+    global _shared_engine
+    if _shared_engine is None or not _shared_engine.running:
+        if _shared_engine is not None:
+            _shared_engine.cleanup()
+        _shared_engine = start_engine()
+        atexit.register(_stop_shared_engine)
+    return _shared_engine
 
 
 @pytest.fixture
