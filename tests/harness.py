@@ -108,23 +108,29 @@ def build_worker(timeout: float = 900) -> None:
 
 
 def wrangler_config(dest_dir: Path) -> Path:
-    """Writes a copy of wrangler.toml into `dest_dir` without its [build] step
-    and with absolute paths, and returns its path.
+    """Writes a copy of wrangler.toml into `dest_dir` that runs a snapshot of
+    worker/build/ (copied to `dest_dir`/build on first use) with no [build]
+    step, and returns its path.
 
     The Worker then runs exactly the wasm that `build_worker()` produced: no
-    second build at start, and no rebuild or hot reload when a source file
-    changes during a test session (wrangler watches the sources of a config
-    with [build]; hot reloads also lose Durable Object alarms). Wrangler keeps
-    its scratch files and reads `.dev.vars` next to the config, so a Worker
-    started here sees only the vars the harness passes.
+    second build at start, and no rebuild or hot reload when a source file or
+    worker/build/ changes during a test session (wrangler watches both; a
+    reload answers in-flight requests with 503 and loses Durable Object
+    alarms). A restart on the same state runs the same snapshot. Wrangler
+    keeps its scratch files and reads `.dev.vars` next to the config, so a
+    Worker started here sees only the vars the harness passes.
     """
+    dest_dir = Path(dest_dir)
+    snapshot = dest_dir / "build"
+    if not snapshot.exists():
+        shutil.copytree(REPO_ROOT / "worker" / "build", snapshot,
+                        ignore=shutil.ignore_patterns(".tmp"))
     text = (REPO_ROOT / "wrangler.toml").read_text()
     text = re.sub(r"(?ms)^\[build\]\n.*?(?=^\[)", "", text)
-    text = re.sub(r'(?m)^main = "([^"]+)"',
-                  lambda m: f'main = "{(REPO_ROOT / m.group(1)).as_posix()}"', text)
+    text = re.sub(r'(?m)^main = "[^"]+"', f'main = "{(snapshot / "index.js").as_posix()}"', text)
     text = re.sub(r'(?m)^migrations_dir = "([^"]+)"',
                   lambda m: f'migrations_dir = "{(REPO_ROOT / m.group(1)).as_posix()}"', text)
-    path = Path(dest_dir) / "wrangler.toml"
+    path = dest_dir / "wrangler.toml"
     path.write_text(text)
     return path
 
@@ -155,6 +161,7 @@ class Worker:
         state_dir: str | os.PathLike | None = None,
         vars: dict[str, str] | None = None,
         start_timeout: float = 120.0,
+        extra_args: list[str] | None = None,
     ):
         self.port = port or free_port()
         self._owns_state = state_dir is None
@@ -166,6 +173,8 @@ class Worker:
         }
         self.vars.update({k: str(v) for k, v in (vars or {}).items()})
         self.start_timeout = start_timeout
+        # More `wrangler dev` options, e.g. ["--log-level", "warn"].
+        self.extra_args = list(extra_args or [])
         self.log_path = self.state_dir / "wrangler.log"
         self._proc: subprocess.Popen | None = None
 
@@ -208,6 +217,7 @@ class Worker:
                 "--test-scheduled"]
         for name, value in self.vars.items():
             args += ["--var", f"{name}:{value}"]
+        args += self.extra_args
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== wrangler dev on port {self.port} =====\n".encode())
             log.flush()

@@ -11,6 +11,10 @@ with 10 destinations each and measures, with wrk and bench/api/load.lua:
   and its throughput relative to the 200 path
 - the worker's wasm size, raw and gzip
 
+`--breakdown` instead measures answers that stop at successive steps of a
+request (no I/O, maintenance check in KV, token, D1), with wrangler's default
+logging and with `--log-level warn`, to show where a GET's time goes.
+
 Prints a table and the targets (GET c=16 >= 1000 req/s with p99 <= 50 ms;
 429s at least as fast as 200s; wasm <= 400 KB gzip). Loopback only; every
 run is bounded by BENCH_SECONDS (default 10) plus a 2 s warm-up.
@@ -37,11 +41,15 @@ WARMUP_SECONDS = 2
 WASM = ROOT / "worker" / "build" / "index_bg.wasm"
 
 
-def wrk(url: str, mode: str, tenants, connections: int, seconds: int) -> dict:
-    """One wrk run; returns the figures load.lua printed."""
+def wrk(url: str, mode: str, tenants, connections: int, seconds: int,
+        path: str | None = None, token: str | None = None) -> dict:
+    """One wrk run; returns the figures load.lua printed. `path` replaces the
+    list path of a "get" run; `token` "-" sends no Authorization header."""
     threads = min(connections, 2)
     env = dict(os.environ, BENCH_MODE=mode,
-               BENCH_TENANTS=",".join(f"{t.org_id}:{t.token}" for t in tenants[:threads]))
+               BENCH_TENANTS=",".join(f"{t.org_id}:{token or t.token}" for t in tenants[:threads]))
+    if path:
+        env["BENCH_PATH"] = path
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
          "-s", str(LOAD_LUA), url],
@@ -72,11 +80,11 @@ def delete_leftovers(tenants) -> None:
             raise RuntimeError(f"destinations of {t.org_id} could not be deleted")
 
 
-def measure(name: str, url: str, mode: str, tenants, connections: int) -> dict:
-    wrk(url, mode, tenants, connections, WARMUP_SECONDS)
+def measure(name: str, url: str, mode: str, tenants, connections: int, **kw) -> dict:
+    wrk(url, mode, tenants, connections, WARMUP_SECONDS, **kw)
     if mode == "create_delete":
         delete_leftovers(tenants)
-    figures = wrk(url, mode, tenants, connections, SECONDS)
+    figures = wrk(url, mode, tenants, connections, SECONDS, **kw)
     if mode == "create_delete":
         delete_leftovers(tenants)
     figures["name"] = name
@@ -94,7 +102,30 @@ def seeded_tenant(worker: Worker, destinations: int):
     return t
 
 
+def breakdown(extra_args: list[str]) -> None:
+    """Where a GET's time goes: the same c=16 load on answers that stop after
+    more and more of the request path (each step adds one piece of I/O)."""
+    w = Worker(vars={"EDGEHOOK_RATE_LIMIT_PER_MINUTE": "0",
+                     "EDGEHOOK_RATE_LIMIT_SLOW_PER_MINUTE": "0"}, extra_args=extra_args)
+    with w:
+        print(f"breakdown at c=16, wrangler dev {' '.join(extra_args) or '(default options)'}:")
+        ts = [seeded_tenant(w, 10) for _ in range(2)]
+        other = new_tenant(w)
+        base = w.url + ts[0].destinations_path
+        measure("GET /openapi.json (no I/O)", w.url + "/openapi.json", "get", ts, 16,
+                path="/openapi.json")
+        measure("no route 404 (no I/O)", w.url, "get", ts, 16, path="/nothing-here")
+        measure("list, no token 401 (KV)", base, "get", ts, 16, token="-")
+        measure("list, other org 403 (KV+JWT+D1)", base, "get", ts, 16,
+                path=other.destinations_path)
+        measure("list 200 (KV+JWT+D1 list)", base, "get", ts, 16)
+
+
 def main() -> int:
+    if "--breakdown" in sys.argv[1:]:
+        breakdown([])
+        breakdown(["--log-level", "warn"])
+        return 0
     build_worker()
     raw = WASM.stat().st_size
     gz = len(gzip.compress(WASM.read_bytes(), compresslevel=9))

@@ -1,7 +1,8 @@
 -- wrk script of the management-API benchmark (bench/api/bench.py drives it).
 --
 -- Environment:
---   BENCH_MODE     "get" (GET the destination list) or "create_delete" (each
+--   BENCH_MODE     "get" (GET the destination list, or BENCH_PATH when set)
+--                  or "create_delete" (each
 --                  connection creates a destination, then deletes it, in turn)
 --   BENCH_TENANTS  "org:token,org:token,...": one tenant per wrk thread, so
 --                  that no organization ever holds more live destinations than
@@ -32,13 +33,14 @@ statuses = {}
 
 function init(args)
   list_path = "/v1/" .. org .. "/webhook_destination/"
-  wrk.headers["Authorization"] = "Bearer " .. token
+  get_path = os.getenv("BENCH_PATH") or list_path
+  if token ~= "-" then wrk.headers["Authorization"] = "Bearer " .. token end
   wrk.headers["Content-Type"] = "application/json"
 end
 
 function request()
   if mode == "get" then
-    return wrk.format("GET", list_path)
+    return wrk.format("GET", get_path)
   end
   local id = table.remove(pending_deletes)
   if id then
