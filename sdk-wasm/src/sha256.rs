@@ -22,45 +22,53 @@ const INITIAL_STATE: [u32; 8] = [
 ];
 
 /// One SHA-256 compression of a 64-byte block into `state`.
-///
-/// Four passes of 16 unrolled rounds over a 16-word message schedule that is expanded in place
-/// between passes: on wasm32 the working variables stay in locals (registers once compiled), no
-/// index is computed at run time except the pass's offset into `K`, and the code stays small
-/// (one copy of 16 rounds, not 64).
-#[inline(never)]
+#[inline(always)]
 fn compress(state: &mut [u32; 8], block: &[u8; BLOCK]) {
-    let mut w = [0u32; 16];
-    for (word, bytes) in w.iter_mut().zip(block.chunks_exact(4)) {
-        *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-    }
-    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
+    compress_blocks(state, block);
+}
 
-    for (pass, k) in K.chunks_exact(16).enumerate() {
-        if pass > 0 {
-            // w[t] for t = 16 * pass + i, from the previous 16 words (the ones still in `w`).
-            macro_rules! expand {
-                ($($i:expr),*) => {$({
+/// Compresses every whole block of `data`; returns the bytes left over (fewer than 64).
+///
+/// The 64 rounds are fully unrolled with a rolling 16-word message schedule: on wasm32 every
+/// schedule word and working variable stays in a wasm local (a register once compiled), the
+/// round constants are immediates, and no index is computed at run time, so there are no bounds
+/// checks either. The state stays in locals across the blocks of one call.
+#[inline(never)]
+// The last rounds store schedule words that no later round reads.
+#[allow(unused_assignments)]
+fn compress_blocks<'a>(state: &mut [u32; 8], data: &'a [u8]) -> &'a [u8] {
+    let blocks = data.chunks_exact(BLOCK);
+    let rest = blocks.remainder();
+    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
+    for block in blocks {
+        let mut w = [0u32; 16];
+        for (word, bytes) in w.iter_mut().zip(block.chunks_exact(4)) {
+            *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        }
+        let [a0, b0, c0, d0, e0, f0, g0, h0] = [a, b, c, d, e, f, g, h];
+        macro_rules! rounds {
+            ($($i:expr),*) => {$({
+                let wi = if $i < 16 {
+                    w[$i & 15]
+                } else {
                     let w15 = w[($i + 1) & 15];
                     let w2 = w[($i + 14) & 15];
                     let s0 = w15.rotate_right(7) ^ w15.rotate_right(18) ^ (w15 >> 3);
                     let s1 = w2.rotate_right(17) ^ w2.rotate_right(19) ^ (w2 >> 10);
-                    w[$i] = w[$i]
+                    let next = w[$i & 15]
                         .wrapping_add(s0)
                         .wrapping_add(w[($i + 9) & 15])
                         .wrapping_add(s1);
-                })*};
-            }
-            expand!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        }
-        macro_rules! rounds {
-            ($($i:expr),*) => {$({
+                    w[$i & 15] = next;
+                    next
+                };
                 let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
                 let ch = g ^ (e & (f ^ g));
                 let t1 = h
                     .wrapping_add(s1)
                     .wrapping_add(ch)
-                    .wrapping_add(k[$i])
-                    .wrapping_add(w[$i]);
+                    .wrapping_add(K[$i])
+                    .wrapping_add(wi);
                 let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
                 let maj = (a & b) | (c & (a | b));
                 let t2 = s0.wrapping_add(maj);
@@ -75,22 +83,25 @@ fn compress(state: &mut [u32; 8], block: &[u8; BLOCK]) {
             })*};
         }
         rounds!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        rounds!(
+            16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+        );
+        rounds!(
+            32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47
+        );
+        rounds!(
+            48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63
+        );
+        a = a.wrapping_add(a0);
+        b = b.wrapping_add(b0);
+        c = c.wrapping_add(c0);
+        d = d.wrapping_add(d0);
+        e = e.wrapping_add(e0);
+        f = f.wrapping_add(f0);
+        g = g.wrapping_add(g0);
+        h = h.wrapping_add(h0);
     }
-
-    for (s, v) in state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
-        *s = s.wrapping_add(v);
-    }
-}
-
-/// Compresses every whole block of `data`; returns the bytes left over (fewer than 64).
-fn compress_blocks<'a>(state: &mut [u32; 8], data: &'a [u8]) -> &'a [u8] {
-    let blocks = data.chunks_exact(BLOCK);
-    let rest = blocks.remainder();
-    for block in blocks {
-        if let Ok(block) = <&[u8; BLOCK]>::try_from(block) {
-            compress(state, block);
-        }
-    }
+    *state = [a, b, c, d, e, f, g, h];
     rest
 }
 
