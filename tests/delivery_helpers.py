@@ -29,9 +29,15 @@ from harness import REPO_ROOT, Worker, build_worker, new_tenant, tool_env
 from receiver import ReceivedRequest
 
 # Retries after 1 s each (5 of them at most); rate limits off so tests can poll
-# the delivery records as often as they need.
+# the delivery records as often as they need; dual signing short enough to see
+# it stop; retention short enough to see the scheduled job purge (the job runs
+# only when a test asks for it).
+DUAL_SIGNING_SECONDS = 4
+RETENTION_SECONDS = 8
 ENGINE_VARS = {
     "EDGEHOOK_RETRY_SCHEDULE_SECONDS": "1,1,1,1,1",
+    "EDGEHOOK_DUAL_SIGNING_SECONDS": str(DUAL_SIGNING_SECONDS),
+    "EDGEHOOK_DELIVERY_RETENTION_SECONDS": str(RETENTION_SECONDS),
     "EDGEHOOK_RATE_LIMIT_PER_MINUTE": "0",
     "EDGEHOOK_RATE_LIMIT_SLOW_PER_MINUTE": "0",
 }
