@@ -64,8 +64,7 @@ def _stop_shared_engine() -> None:
         _shared_engine.cleanup()
 
 
-@pytest.fixture
-def engine():
+def shared_engine() -> Worker:
     """The Worker the delivery tests share (started once per session, since a
     start under wrangler dev takes a while): short retry schedule, no rate limits."""
     global _shared_engine
@@ -75,6 +74,12 @@ def engine():
         _shared_engine = start_engine()
         atexit.register(_stop_shared_engine)
     return _shared_engine
+
+
+@pytest.fixture
+def engine():
+    """The shared delivery Worker (see `shared_engine`)."""
+    return shared_engine()
 
 
 @pytest.fixture
