@@ -34,10 +34,10 @@ wasm-pack --quiet build sdk-wasm --release --target web --out-dir ../pkg/wasm --
 node pkg/build.mjs
 
 step "wasm-bindgen tests in Node"
-run_counted wasm-node 10 wasm-pack test --node sdk-wasm
+run_counted wasm-node 11 wasm-pack test --node sdk-wasm
 
 step "wasm-bindgen tests in headless Chromium"
-WASM_BINDGEN_USE_BROWSER=1 run_counted wasm-chrome 10 wasm-pack test --headless --chrome sdk-wasm
+WASM_BINDGEN_USE_BROWSER=1 run_counted wasm-chrome 11 wasm-pack test --headless --chrome sdk-wasm
 
 step "node --test tests/sdk"
 run_counted node-sdk 16 node --test tests/sdk/*.test.mjs

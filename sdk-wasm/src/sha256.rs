@@ -41,14 +41,21 @@ fn compress_blocks<'a>(state: &mut [u32; 8], data: &'a [u8]) -> &'a [u8] {
     let rest = blocks.remainder();
     let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
     for block in blocks {
+        let [a0, b0, c0, d0, e0, f0, g0, h0] = [a, b, c, d, e, f, g, h];
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        let wk = simd::schedule(block);
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
         let mut w = [0u32; 16];
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
         for (word, bytes) in w.iter_mut().zip(block.chunks_exact(4)) {
             *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
         }
-        let [a0, b0, c0, d0, e0, f0, g0, h0] = [a, b, c, d, e, f, g, h];
         macro_rules! rounds {
             ($($i:expr),*) => {$({
-                let wi = if $i < 16 {
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                let kw = wk[$i];
+                #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+                let kw = K[$i].wrapping_add(if $i < 16 {
                     w[$i & 15]
                 } else {
                     let w15 = w[($i + 1) & 15];
@@ -61,14 +68,10 @@ fn compress_blocks<'a>(state: &mut [u32; 8], data: &'a [u8]) -> &'a [u8] {
                         .wrapping_add(s1);
                     w[$i & 15] = next;
                     next
-                };
+                });
                 let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
                 let ch = g ^ (e & (f ^ g));
-                let t1 = h
-                    .wrapping_add(s1)
-                    .wrapping_add(ch)
-                    .wrapping_add(K[$i])
-                    .wrapping_add(wi);
+                let t1 = h.wrapping_add(s1).wrapping_add(ch).wrapping_add(kw);
                 let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
                 let maj = (a & b) | (c & (a | b));
                 let t2 = s0.wrapping_add(maj);
@@ -103,6 +106,77 @@ fn compress_blocks<'a>(state: &mut [u32; 8], data: &'a [u8]) -> &'a [u8] {
     }
     *state = [a, b, c, d, e, f, g, h];
     rest
+}
+
+/// The message schedule with wasm SIMD: four words at a time, already summed with their round
+/// constants. Used when the wasm is built with `simd128` (the npm package's build); the scalar
+/// schedule above is the reference, and the wasm tests check this one against the FIPS vectors.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use super::K;
+    use core::arch::wasm32::*;
+
+    #[inline(always)]
+    fn rotr(v: v128, n: u32) -> v128 {
+        v128_or(u32x4_shr(v, n), u32x4_shl(v, 32 - n))
+    }
+
+    #[inline(always)]
+    fn small_sigma1(v: v128) -> v128 {
+        v128_xor(v128_xor(rotr(v, 17), rotr(v, 19)), u32x4_shr(v, 10))
+    }
+
+    #[inline(always)]
+    fn k(t: usize) -> v128 {
+        u32x4(K[t], K[t + 1], K[t + 2], K[t + 3])
+    }
+
+    /// `W[t] + K[t]` for the 64 rounds of one block.
+    #[inline(always)]
+    // The last expansion step leaves schedule words that no later step reads.
+    #[allow(unused_assignments)]
+    pub(super) fn schedule(block: &[u8]) -> [u32; 64] {
+        let mut wk = [0u32; 64];
+        let mut x = [u32x4_splat(0); 4];
+        for (v, bytes) in x.iter_mut().zip(block.chunks_exact(16)) {
+            let mut words = [0u32; 4];
+            for (w, b) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+                *w = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            }
+            *v = u32x4(words[0], words[1], words[2], words[3]);
+        }
+        macro_rules! store {
+            ($t:expr, $v:expr) => {
+                let sum = u32x4_add($v, k($t));
+                wk[$t] = u32x4_extract_lane::<0>(sum);
+                wk[$t + 1] = u32x4_extract_lane::<1>(sum);
+                wk[$t + 2] = u32x4_extract_lane::<2>(sum);
+                wk[$t + 3] = u32x4_extract_lane::<3>(sum);
+            };
+        }
+        store!(0, x[0]);
+        store!(4, x[1]);
+        store!(8, x[2]);
+        store!(12, x[3]);
+        macro_rules! expand {
+            ($($t:expr),*) => {$({
+                let [x0, x1, x2, x3] = x;
+                // W[t-15..t-12] and W[t-7..t-4].
+                let w15 = u32x4_shuffle::<1, 2, 3, 4>(x0, x1);
+                let w7 = u32x4_shuffle::<1, 2, 3, 4>(x2, x3);
+                let s0 = v128_xor(v128_xor(rotr(w15, 7), rotr(w15, 18)), u32x4_shr(w15, 3));
+                let partial = u32x4_add(u32x4_add(x0, s0), w7);
+                // Lanes 0 and 1 need W[t-2], W[t-1]; lanes 2 and 3 need the new lanes 0 and 1.
+                let low = u32x4_add(partial, small_sigma1(u32x4_shuffle::<2, 3, 2, 3>(x3, x3)));
+                let high = u32x4_add(partial, small_sigma1(u32x4_shuffle::<0, 1, 0, 1>(low, low)));
+                let new = u32x4_shuffle::<0, 1, 6, 7>(low, high);
+                x = [x1, x2, x3, new];
+                store!($t, new);
+            })*};
+        }
+        expand!(16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60);
+        wk
+    }
 }
 
 /// An incremental SHA-256 hash.

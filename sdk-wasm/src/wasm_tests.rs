@@ -1,6 +1,7 @@
 //! Tests of the wasm build, run by wasm-pack in Node and in headless Chromium: the bindings' buffer protocol and the core on wasm32.
 
 use crate::bindings;
+use crate::sha256;
 use crate::{Scheme, Verifier, VerifyError, sign_webhook};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -207,5 +208,25 @@ fn core_verifies_both_schemes_on_wasm32() {
     assert_eq!(
         v.verify(&amigo, b"{ }", 1_700_000_000_000),
         Err(VerifyError::NoMatchingSignature)
+    );
+}
+
+#[wasm_bindgen_test]
+fn sha256_matches_the_fips_vectors_on_wasm32() {
+    // The npm package's build uses a wasm SIMD message schedule; the host tests cover the scalar one.
+    let hex = |bytes: [u8; 32]| -> String { bytes.iter().map(|b| format!("{b:02x}")).collect() };
+    assert_eq!(
+        hex(sha256::sha256(b"abc")),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!(
+        hex(sha256::sha256(
+            b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
+        )),
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+    );
+    assert_eq!(
+        hex(sha256::sha256(&vec![b'a'; 1_000_000])),
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
     );
 }
