@@ -85,14 +85,16 @@ async fn send(req: Request, timeout_seconds: i64, started_ms: i64) -> Outcome {
     }
 }
 
-/// A short, stable description of a network failure.
+/// A short, stable description of a network failure. The runtime reports a
+/// refused connection and one dropped before the answer alike ("Network
+/// connection lost"), so the text names both.
 fn describe(e: &worker::Error) -> String {
     let text = e.to_string();
     let lower = text.to_ascii_lowercase();
     if lower.contains("refused") {
         "connection refused".into()
-    } else if lower.contains("network connection lost") || lower.contains("reset") {
-        format!("connection lost: {text}")
+    } else if lower.contains("network connection lost") {
+        "connection refused or lost before an answer".into()
     } else {
         format!("network error: {text}")
     }
