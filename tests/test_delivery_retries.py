@@ -8,10 +8,12 @@ and the gaps against the retry schedule (1 s here, ±10 % jitter).
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from email.utils import formatdate
 
-from delivery_helpers import (CONVERSATION, conversation_event, engine, org,  # noqa: F401
+from delivery_helpers import (CONVERSATION, conversation_event, engine, get_delivery, org,  # noqa: F401
                               parse_time, publish, verify_webhooks, wait_for_state)
 from harness import free_port
 from receiver import Receiver, Reply
@@ -214,3 +216,67 @@ def test_each_delivery_of_a_burst_is_retried_independently(org):
             assert [a["status_code"] for a in d["delivery_attempts"]] == [500, 200], d
             mine = [r.received_monotonic for r in reqs if r.header("webhook-id") == i]
             assert_gaps_follow_schedule(mine)
+
+
+def test_retry_after_is_capped_at_one_hour(org):
+    with Receiver(default=Reply(503, headers={"Retry-After": "7200"})) as rx:
+        dest, _ = org.create_destination(url=rx.url, accepted_types=[CONVERSATION],
+                                         retry_attempts=3)
+        [delivery_id] = publish(org, conversation_event(org.org_id))["delivery_ids"]
+        rx.wait_for(1, timeout=20)
+        d = wait_for_state(org, dest, delivery_id, "retrying", timeout=10, poll=0.05)
+        wait = parse_time(d["next_retry_at"]) - parse_time(d["delivery_attempts"][0]["delivery_time"])
+        assert 3600 - 1 <= wait <= 3600 + 2, (wait, d)
+        rx.assert_quiet(1, 1)
+        assert org.client.delete(org.destination_path(dest)).status_code == 204
+
+
+def test_retry_after_as_an_http_date_is_honored(org):
+    when = formatdate(time.time() + 3, usegmt=True)
+    with Receiver([Reply(503, headers={"Retry-After": when})], default=Reply(200)) as rx:
+        dest, secret = org.create_destination(url=rx.url, accepted_types=[CONVERSATION],
+                                              retry_attempts=2)
+        [delivery_id] = publish(org, conversation_event(org.org_id))["delivery_ids"]
+        reqs = rx.wait_for(2, timeout=20)
+        gap = reqs[1].received_monotonic - reqs[0].received_monotonic
+        # The date has whole seconds: the retry comes between 2 and 3 s (plus slack) later.
+        assert 2.0 - EARLY_TOLERANCE <= gap <= 3.0 + LATE_TOLERANCE, gap
+        wait_for_state(org, dest, delivery_id, "success", timeout=10)
+        verify_webhooks(reqs, secret)
+
+
+def test_paused_destination_holds_its_retries_until_reactivated(org):
+    with Receiver([Reply(500)], default=Reply(200)) as rx:
+        dest, secret = org.create_destination(url=rx.url, accepted_types=[CONVERSATION],
+                                              retry_attempts=3)
+        [delivery_id] = publish(org, conversation_event(org.org_id))["delivery_ids"]
+        rx.wait_for(1, timeout=20)
+        r = org.client.post(org.destination_path(dest), json={"is_active": False})
+        assert r.status_code == 204, r.text
+        rx.assert_quiet(3, 1)
+        assert get_delivery(org, dest, delivery_id)["state"] in ("pending", "retrying")
+        r = org.client.post(org.destination_path(dest), json={"is_active": True})
+        assert r.status_code == 204, r.text
+        reqs = rx.wait_for(2, timeout=20)
+        d = wait_for_state(org, dest, delivery_id, "success", timeout=10)
+        assert [a["status_code"] for a in d["delivery_attempts"]] == [500, 200]
+        assert_same_delivery_id(reqs, delivery_id)
+        verify_webhooks(reqs, secret)
+        rx.assert_quiet(1, 2)
+
+
+def test_deleted_destination_gets_no_more_retries(org):
+    with Receiver(default=Reply(500)) as rx:
+        dest, _ = org.create_destination(url=rx.url, accepted_types=[CONVERSATION],
+                                         retry_attempts=5)
+        publish(org, conversation_event(org.org_id))
+        rx.wait_for(1, timeout=20)
+        r = org.client.delete(org.destination_path(dest))
+        assert r.status_code == 204, r.text
+        # An attempt already under way may still land; nothing after it.
+        time.sleep(0.5)
+        n = len(rx.received())
+        assert n <= 2, n
+        rx.assert_quiet(3, n)
+        r = org.client.get(org.destination_path(dest, "/delivery"))
+        assert r.status_code == 404, (r.status_code, r.text)
