@@ -16,7 +16,7 @@ BASE="http://127.0.0.1:$PORT"
 
 bash scripts/setup.sh
 bash scripts/build-worker.sh
-if [ ! -f pkg/dist/index.js ] && [ -f scripts/build-sdk.sh ]; then bash scripts/build-sdk.sh; fi
+[ -f pkg/dist/index.mjs ] || bash scripts/build-sdk.sh
 
 # Local secrets, made once: the operator token and the JWT signing key.
 if [ ! -f .dev.vars ]; then

@@ -6,11 +6,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$EDGEHOOK_ROOT"
 
-# The SDK's wasm builds use wasm SIMD (supported by every runtime the package targets), so they
-# get a target directory of their own: sharing target/ with the worker build (built without it)
-# would rebuild every wasm dependency each time the two alternate.
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128"
-export CARGO_TARGET_DIR="${SDK_TARGET_DIR:-$EDGEHOOK_ROOT/target/sdk}"
 
 # Runs a test command, keeps its output in a log, prints its summary lines, and fails unless
 # at least `min` tests passed (wasm-pack exits 0 having run none when misconfigured).
@@ -29,9 +24,8 @@ run_counted() { # name min command...
   fi
 }
 
-step "wasm-pack build (release) + package assembly"
-wasm-pack --quiet build sdk-wasm --release --target web --out-dir ../pkg/wasm --no-pack
-node pkg/build.mjs
+# Builds pkg/ once and exports the SDK's build settings for the wasm tests below.
+source scripts/build-sdk.sh
 
 step "wasm-bindgen tests in Node"
 run_counted wasm-node 11 wasm-pack test --node sdk-wasm
