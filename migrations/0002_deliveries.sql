@@ -6,7 +6,6 @@ CREATE TABLE webhook_events (
   type             TEXT NOT NULL,
   body             TEXT NOT NULL,       -- exactly as published; delivered byte for byte
   idempotency_key  TEXT,                -- cleared after 24 h by the scheduled job
-  response         TEXT NOT NULL,       -- the 202 body, answered again for a repeated key
   created_at       INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX webhook_events_idempotency ON webhook_events(org_id, idempotency_key) WHERE idempotency_key IS NOT NULL;

@@ -6,10 +6,21 @@ use edgehook_core::settings::Settings;
 use worker::Env;
 
 /// Reads the settings (wrangler `vars`); a malformed value fails every request
-/// loudly rather than running with a surprise.
+/// loudly rather than running with a surprise. Vars are fixed for an isolate's
+/// life, so each isolate parses them once.
 pub fn settings(env: &Env) -> Result<Settings, ApiError> {
-    Settings::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
-        .map_err(ApiError::Internal)
+    thread_local! {
+        static PARSED: std::cell::OnceCell<Settings> = const { std::cell::OnceCell::new() };
+    }
+    if let Some(s) = PARSED.with(|p| p.get().cloned()) {
+        return Ok(s);
+    }
+    let parsed = Settings::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
+        .map_err(ApiError::Internal)?;
+    PARSED.with(|p| {
+        let _ = p.set(parsed.clone());
+    });
+    Ok(parsed)
 }
 
 /// A secret that must be set (wrangler secret, or `.dev.vars` in local runs).

@@ -22,7 +22,7 @@ use edgehook_core::time::rfc3339_ms;
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use wasm_bindgen::JsValue;
 use worker::{
     DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorageValue, State,
@@ -109,6 +109,18 @@ pub struct DestinationObject {
     env: Env,
     /// A change is being applied; another one answers 409 until it is done.
     busy: Cell<bool>,
+    /// What this object last read or wrote of its settings and secrets (outer
+    /// `None`: not read yet). It is their only writer, so the copy stays true.
+    config: RefCell<Option<Option<DeliveryConfig>>>,
+    secrets: RefCell<Option<SecretState>>,
+    /// When the alarm is set to fire (outer `None`: not read yet).
+    alarm_at: Cell<Option<Option<i64>>>,
+    /// An alarm run is attempting deliveries; it sets the next alarm itself
+    /// from everything queued by its end, so enqueueing need not.
+    delivering: Cell<bool>,
+    /// Something was queued (or the destination resumed) during a run that
+    /// may end without setting the next alarm.
+    woken: Cell<bool>,
 }
 
 /// Clears the busy flag however the change ends.
@@ -135,6 +147,11 @@ impl DurableObject for DestinationObject {
             state,
             env,
             busy: Cell::new(false),
+            config: RefCell::new(None),
+            secrets: RefCell::new(None),
+            alarm_at: Cell::new(None),
+            delivering: Cell::new(false),
+            woken: Cell::new(false),
         }
     }
 
@@ -171,10 +188,18 @@ impl DurableObject for DestinationObject {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        if let Err(e) = self.deliver_due().await {
+        // The alarm that fired is spent; deliver_due sets the next one.
+        self.alarm_at.set(Some(None));
+        self.delivering.set(true);
+        let run = self.deliver_due().await;
+        self.delivering.set(false);
+        if self.woken.replace(false) && run.is_ok() {
+            let _ = self.wake(config::now_ms()).await;
+        }
+        if let Err(e) = run {
             worker::console_error!("delivery run failed: {e:?}");
             // Try again shortly; the queue is untouched by a failed run.
-            self.state.storage().set_alarm(5_000i64).await?;
+            let _ = self.set_alarm(config::now_ms() + 5_000).await;
         }
         Response::empty()
     }
@@ -187,12 +212,8 @@ impl DestinationObject {
         now_ms: i64,
         config: DeliveryConfig,
     ) -> std::result::Result<Response, ApiError> {
-        let storage = self.state.storage();
-        storage
-            .put(SECRETS, SecretState::new(secret, now_ms))
-            .await
-            .map_err(internal)?;
-        storage.put(CONFIG, config).await.map_err(internal)?;
+        self.put_secrets(SecretState::new(secret, now_ms)).await?;
+        self.put_config(config).await?;
         http::no_content()
     }
 
@@ -204,11 +225,7 @@ impl DestinationObject {
                     return Err(not_found(id));
                 }
                 if let Some(d) = store::destinations::get(&self.env, &org_id, id).await? {
-                    self.state
-                        .storage()
-                        .put(CONFIG, DeliveryConfig::of(&org_id, &d))
-                        .await
-                        .map_err(internal)?;
+                    self.put_config(DeliveryConfig::of(&org_id, &d)).await?;
                     if d.is_active {
                         // Deliveries held while paused go out now.
                         self.wake(now).await?;
@@ -229,6 +246,9 @@ impl DestinationObject {
                 let storage = self.state.storage();
                 storage.delete_alarm().await.map_err(internal)?;
                 storage.delete_all().await.map_err(internal)?;
+                self.config.replace(Some(None));
+                self.secrets.replace(None);
+                self.alarm_at.set(Some(None));
                 http::no_content()
             }
             Command::Rotate { org_id } => self.rotate(&org_id, id, now).await,
@@ -265,11 +285,7 @@ impl DestinationObject {
                     rfc3339_ms(e.next_allowed_at_ms)
                 ))
             })?;
-        self.state
-            .storage()
-            .put(SECRETS, &secrets)
-            .await
-            .map_err(internal)?;
+        self.put_secrets(secrets).await?;
         store::destinations::set_secret_generated_at(&self.env, org_id, id, now).await?;
         http::json(
             200,
@@ -278,14 +294,7 @@ impl DestinationObject {
     }
 
     async fn enqueue(&self, deliveries: Vec<Queued>) -> std::result::Result<Response, ApiError> {
-        if self
-            .state
-            .storage()
-            .get::<DeliveryConfig>(CONFIG)
-            .await
-            .map_err(internal)?
-            .is_none()
-        {
+        if self.config().await?.is_none() {
             return Err(ApiError::NotFound("webhook destination was deleted".into()));
         }
         let now = config::now_ms();
@@ -306,26 +315,36 @@ impl DestinationObject {
 
     /// Makes the alarm fire by `at_ms` (it only ever moves earlier here).
     async fn wake(&self, at_ms: i64) -> std::result::Result<(), ApiError> {
-        let storage = self.state.storage();
-        let current = storage.get_alarm().await.map_err(internal)?;
-        if current.is_none_or(|t| t > at_ms) {
-            storage
-                .set_alarm((at_ms - config::now_ms()).max(0))
-                .await
-                .map_err(internal)?;
+        if self.delivering.get() {
+            self.woken.set(true);
+            return Ok(());
         }
+        let current = match self.alarm_at.get() {
+            Some(known) => known,
+            None => self.state.storage().get_alarm().await.map_err(internal)?,
+        };
+        if current.is_none_or(|t| t > at_ms) {
+            self.set_alarm(at_ms).await?;
+        } else {
+            self.alarm_at.set(Some(current));
+        }
+        Ok(())
+    }
+
+    async fn set_alarm(&self, at_ms: i64) -> std::result::Result<(), ApiError> {
+        self.state
+            .storage()
+            .set_alarm((at_ms - config::now_ms()).max(0))
+            .await
+            .map_err(internal)?;
+        self.alarm_at.set(Some(Some(at_ms)));
         Ok(())
     }
 
     /// One alarm run: attempts every due delivery, records the attempts, and
     /// sets the alarm for what remains.
     async fn deliver_due(&self) -> std::result::Result<(), ApiError> {
-        let storage = self.state.storage();
-        let Some(dest) = storage
-            .get::<DeliveryConfig>(CONFIG)
-            .await
-            .map_err(internal)?
-        else {
+        let Some(dest) = self.config().await? else {
             return Ok(()); // deleted
         };
         if !dest.is_active {
@@ -432,23 +451,61 @@ impl DestinationObject {
         struct Due {
             due: Option<i64>,
         }
+        // From here on enqueueing wakes the alarm itself; what was queued
+        // before is in the MIN below (both happen in this same turn).
+        self.delivering.set(false);
+        self.woken.set(false);
         let next: Vec<Due> = self.sql("SELECT MIN(due_at) AS due FROM queue", vec![])?;
         if let Some(due) = next.first().and_then(|d| d.due) {
-            storage
-                .set_alarm((due - config::now_ms()).max(0))
-                .await
-                .map_err(internal)?;
+            self.set_alarm(due).await?;
         }
         Ok(())
     }
 
     async fn secrets(&self) -> std::result::Result<SecretState, ApiError> {
-        self.state
+        if let Some(s) = self.secrets.borrow().clone() {
+            return Ok(s);
+        }
+        let stored: SecretState = self
+            .state
             .storage()
             .get(SECRETS)
             .await
             .map_err(internal)?
-            .ok_or_else(|| internal("destination has no secret"))
+            .ok_or_else(|| internal("destination has no secret"))?;
+        self.secrets.replace(Some(stored.clone()));
+        Ok(stored)
+    }
+
+    async fn put_secrets(&self, secrets: SecretState) -> std::result::Result<(), ApiError> {
+        self.state
+            .storage()
+            .put(SECRETS, &secrets)
+            .await
+            .map_err(internal)?;
+        self.secrets.replace(Some(secrets));
+        Ok(())
+    }
+
+    /// The delivery settings; `None` once the destination is deleted.
+    async fn config(&self) -> std::result::Result<Option<DeliveryConfig>, ApiError> {
+        if let Some(c) = self.config.borrow().clone() {
+            return Ok(c);
+        }
+        let stored: Option<DeliveryConfig> =
+            self.state.storage().get(CONFIG).await.map_err(internal)?;
+        self.config.replace(Some(stored.clone()));
+        Ok(stored)
+    }
+
+    async fn put_config(&self, config: DeliveryConfig) -> std::result::Result<(), ApiError> {
+        self.state
+            .storage()
+            .put(CONFIG, &config)
+            .await
+            .map_err(internal)?;
+        self.config.replace(Some(Some(config)));
+        Ok(())
     }
 
     /// Runs a statement on the object's SQLite and returns its rows.

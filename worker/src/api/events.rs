@@ -4,7 +4,7 @@
 use crate::context::Caller;
 use crate::destination_object::{self, Command, Queued};
 use crate::http::{self, internal};
-use crate::store::events::NewDelivery;
+use crate::store::events::Stored;
 use crate::{config, store};
 use edgehook_core::error::ApiError;
 use edgehook_core::event::{MAX_EVENT_BYTES, check_event, check_idempotency_key};
@@ -42,69 +42,81 @@ pub async fn publish(
     body: String,
     idempotency_key: Option<&str>,
 ) -> Result<serde_json::Value, ApiError> {
+    let answer =
+        |event_id: &str, ids: Vec<&str>| json!({ "event_id": event_id, "delivery_ids": ids });
     if let Some(key) = idempotency_key {
-        if let Some(first) = store::events::find_by_idempotency_key(env, org_id, key).await? {
-            return serde_json::from_str(&first).map_err(internal);
+        if let Some(Stored::Repeat {
+            event_id,
+            delivery_ids,
+        }) = store::events::find_by_idempotency_key(env, org_id, key).await?
+        {
+            return Ok(answer(
+                &event_id,
+                delivery_ids.iter().map(String::as_str).collect(),
+            ));
         }
     }
-    let destinations = store::destinations::accepting(env, org_id, event_type).await?;
     let now = config::now_ms();
     let event_id = new_id(now / 1000, &config::random::<8>()?);
-    let mut delivery_ids = Vec::with_capacity(destinations.len());
-    for _ in &destinations {
-        delivery_ids.push(new_id(now / 1000, &config::random::<8>()?));
-    }
-    let answer = json!({ "event_id": event_id, "delivery_ids": delivery_ids });
-    let new: Vec<NewDelivery> = destinations
-        .iter()
-        .zip(&delivery_ids)
-        .map(|(d, id)| NewDelivery {
-            id,
-            destination_id: d,
-        })
-        .collect();
-    if let Err(first) = store::events::insert(
+    let created = match store::events::insert(
         env,
         org_id,
         &event_id,
         event_type,
         &body,
         idempotency_key,
-        &answer.to_string(),
-        &new,
         now,
     )
     .await?
     {
-        return serde_json::from_str(&first).map_err(internal);
-    }
+        Stored::New(created) => created,
+        Stored::Repeat {
+            event_id,
+            delivery_ids,
+        } => {
+            return Ok(answer(
+                &event_id,
+                delivery_ids.iter().map(String::as_str).collect(),
+            ));
+        }
+    };
     // Stored: from here on nothing is lost. A destination that cannot take its
     // delivery now gets it from the scheduled job's sweep of unsent deliveries.
-    let handoffs = destinations.iter().zip(&delivery_ids).map(|(dest, id)| {
+    let handoffs = created.iter().map(|d| {
         let command = Command::Enqueue {
             deliveries: vec![Queued {
-                delivery_id: id.clone(),
+                delivery_id: d.id.clone(),
                 event_type: event_type.to_string(),
                 body: body.clone(),
                 attempts_before: 0,
             }],
         };
-        async move { (id, destination_object::send(env, dest, &command).await) }
+        async move {
+            (
+                d,
+                destination_object::send(env, &d.destination_id, &command).await,
+            )
+        }
     });
     let mut gone = vec![];
-    for (id, result) in join_all(handoffs).await {
+    for (d, result) in join_all(handoffs).await {
         match result {
             Ok(r) if r.status_code() == 202 => {}
-            Ok(r) if r.status_code() == 404 => gone.push(id.clone()),
+            Ok(r) if r.status_code() == 404 => gone.push(d.id.clone()),
             Ok(r) => worker::console_error!(
-                "delivery {id} not queued yet (status {}); the sweep will queue it",
+                "delivery {} not queued yet (status {}); the sweep will queue it",
+                d.id,
                 r.status_code()
             ),
             Err(e) => worker::console_error!(
-                "delivery {id} not queued yet ({e:?}); the sweep will queue it"
+                "delivery {} not queued yet ({e:?}); the sweep will queue it",
+                d.id
             ),
         }
     }
     store::deliveries::mark_failed(env, &gone, now).await?;
-    Ok(answer)
+    Ok(answer(
+        &event_id,
+        created.iter().map(|d| d.id.as_str()).collect(),
+    ))
 }

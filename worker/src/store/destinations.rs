@@ -193,24 +193,3 @@ pub async fn set_secret_generated_at(
     )?;
     Ok(changes(&stmt.run().await.map_err(internal)?) > 0)
 }
-
-/// The ids of the organization's active destinations that accept `event_type`.
-pub async fn accepting(env: &Env, org_id: &str, event_type: &str) -> Result<Vec<String>, ApiError> {
-    #[derive(Deserialize)]
-    struct Id {
-        id: String,
-    }
-    let db = db(env)?;
-    let rows: Vec<Id> = bind(
-        &db,
-        "SELECT id FROM webhook_destinations WHERE org_id = ?1 AND deleted_at IS NULL AND is_active = 1 \
-         AND EXISTS (SELECT 1 FROM json_each(accepted_types) WHERE value = ?2) ORDER BY created_at, id",
-        &[s(org_id), s(event_type)],
-    )?
-    .all()
-    .await
-    .map_err(internal)?
-    .results()
-    .map_err(internal)?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
-}
