@@ -101,9 +101,11 @@ def noop_ceiling() -> dict:
     import socket
     import subprocess as sp
     from harness import free_port, tool_env
+    import tempfile
     port = free_port()
+    state = tempfile.mkdtemp(prefix="edgehook-noop-")
     proc = sp.Popen(["npx", "wrangler", "dev", "--config", str(Path(__file__).resolve().parent / "noop" / "wrangler.toml"),
-                     "--ip", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=tool_env(),
+                     "--ip", "127.0.0.1", "--port", str(port), "--persist-to", state], cwd=ROOT, env=tool_env(),
                     stdin=sp.DEVNULL, stdout=sp.DEVNULL, stderr=sp.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
