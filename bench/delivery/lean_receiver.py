@@ -25,8 +25,8 @@ class LeanReceiver:
 
     def _run(self) -> None:
         self._loop = asyncio.new_event_loop()
-        server = self._loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
+        self._server = self._loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
+        self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()
 
@@ -58,5 +58,6 @@ class LeanReceiver:
         return list(self.arrivals)
 
     def stop(self) -> None:
+        """Stops listening; the loop's daemon thread ends with the process."""
         if self._loop:
-            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._loop.call_soon_threadsafe(self._server.close)
