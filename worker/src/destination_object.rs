@@ -15,7 +15,7 @@ use crate::http::{self, internal};
 use crate::store::deliveries::AttemptRecord;
 use crate::{config, delivery, store};
 use edgehook_core::delivery::{Next, next_after};
-use edgehook_core::destination::{DestinationChanges, DestinationView};
+use edgehook_core::destination::{DestinationChanges, DestinationView, NewDestination};
 use edgehook_core::error::ApiError;
 use edgehook_core::secrets::SecretState;
 use edgehook_core::time::rfc3339_ms;
@@ -40,6 +40,17 @@ pub struct DeliveryConfig {
 }
 
 impl DeliveryConfig {
+    /// The settings of a destination being created.
+    pub fn of_new(org_id: &str, d: &NewDestination) -> Self {
+        DeliveryConfig {
+            org_id: org_id.to_string(),
+            url: d.url.clone(),
+            retry_attempts: d.retry_attempts,
+            timeout_seconds: d.timeout_seconds,
+            is_active: d.is_active,
+        }
+    }
+
     pub fn of(org_id: &str, d: &DestinationView) -> Self {
         DeliveryConfig {
             org_id: org_id.to_string(),
@@ -81,10 +92,10 @@ pub enum Command {
     Rotate {
         org_id: String,
     },
-    /// Queues deliveries and starts them at once. Idempotent per delivery id,
+    /// Queues a delivery and starts it at once. Idempotent per delivery id,
     /// except that a manual retry (`attempts_before > 0`) replaces the entry.
     Enqueue {
-        deliveries: Vec<Queued>,
+        delivery: Queued,
     },
 }
 
@@ -170,7 +181,7 @@ impl DurableObject for DestinationObject {
                 now_ms,
                 config,
             } => self.init(secret, now_ms, config).await,
-            Command::Enqueue { deliveries } => self.enqueue(deliveries).await,
+            Command::Enqueue { delivery } => self.enqueue(delivery).await,
             change => {
                 if self.busy.replace(true) {
                     return http::error(&ApiError::Conflict(
@@ -293,22 +304,21 @@ impl DestinationObject {
         )
     }
 
-    async fn enqueue(&self, deliveries: Vec<Queued>) -> std::result::Result<Response, ApiError> {
+    async fn enqueue(&self, d: Queued) -> std::result::Result<Response, ApiError> {
         if self.config().await?.is_none() {
             return Err(ApiError::NotFound("webhook destination was deleted".into()));
         }
         let now = config::now_ms();
-        for d in deliveries {
-            let verb = if d.attempts_before > 0 {
-                "INSERT OR REPLACE"
-            } else {
-                "INSERT OR IGNORE"
-            };
-            self.sql::<IdRow>(
-                &format!("{verb} INTO queue (delivery_id, type, body, attempt_count, round_start, due_at) VALUES (?, ?, ?, ?, ?, ?)"),
-                vec![d.delivery_id.into(), d.event_type.into(), d.body.into(), (d.attempts_before as i64).into(), (d.attempts_before as i64).into(), now.into()],
-            )?;
-        }
+        let verb = if d.attempts_before > 0 {
+            "INSERT OR REPLACE"
+        } else {
+            "INSERT OR IGNORE"
+        };
+        let attempts_before = d.attempts_before as i64;
+        self.sql::<IdRow>(
+            &format!("{verb} INTO queue (delivery_id, type, body, attempt_count, round_start, due_at) VALUES (?, ?, ?, ?, ?, ?)"),
+            vec![d.delivery_id.into(), d.event_type.into(), d.body.into(), attempts_before.into(), attempts_before.into(), now.into()],
+        )?;
         self.wake(now).await?;
         Ok(Response::empty().map_err(internal)?.with_status(202))
     }
@@ -538,6 +548,16 @@ fn stub(env: &Env, id: &str) -> std::result::Result<Stub, ApiError> {
     env.durable_object("DESTINATIONS")
         .and_then(|ns| ns.get_by_name(id))
         .map_err(internal)
+}
+
+/// Hands a delivery to destination `id`'s object: 202 when queued, 404 when
+/// the destination was deleted.
+pub async fn enqueue(
+    env: &Env,
+    id: &str,
+    delivery: Queued,
+) -> std::result::Result<Response, ApiError> {
+    send(env, id, &Command::Enqueue { delivery }).await
 }
 
 /// Sends a command to destination `id`'s object and returns its answer as is.

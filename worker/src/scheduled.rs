@@ -1,7 +1,7 @@
 //! The scheduled job (wrangler cron): retention, API-key expiry warnings, and
 //! the sweep that hands unsent deliveries to their destinations' objects.
 
-use crate::destination_object::{self, Command, Queued};
+use crate::destination_object::{self, Queued};
 use crate::http::internal;
 use crate::store::{bind, db, n, s};
 use crate::{api, config};
@@ -123,15 +123,13 @@ async fn sweep_unsent(env: &Env) -> Result<(), ApiError> {
     .results()
     .map_err(internal)?;
     for u in unsent {
-        let command = Command::Enqueue {
-            deliveries: vec![Queued {
-                delivery_id: u.id.clone(),
-                event_type: u.event_type,
-                body: u.body,
-                attempts_before: 0,
-            }],
+        let unsent = Queued {
+            delivery_id: u.id.clone(),
+            event_type: u.event_type,
+            body: u.body,
+            attempts_before: 0,
         };
-        let resp = destination_object::send(env, &u.destination_id, &command).await?;
+        let resp = destination_object::enqueue(env, &u.destination_id, unsent).await?;
         if resp.status_code() == 404 {
             crate::store::deliveries::mark_failed(env, &[u.id], config::now_ms()).await?;
         }

@@ -2,7 +2,7 @@
 //! delivery query, plus one delivery with its attempts and the manual retry.
 
 use crate::context::Caller;
-use crate::destination_object::{self, Command, Queued};
+use crate::destination_object::{self, Queued};
 use crate::http::{self, internal};
 use crate::{config, store};
 use edgehook_core::deliveries_query::parse_query;
@@ -61,15 +61,13 @@ pub async fn handle(
                     "webhook delivery {delivery_id} is not failed; only failed deliveries can be retried"
                 )));
             };
-            let command = Command::Enqueue {
-                deliveries: vec![Queued {
-                    delivery_id: resend.id,
-                    event_type: resend.event_type,
-                    body: resend.body,
-                    attempts_before: resend.attempt_count.max(1),
-                }],
+            let resend = Queued {
+                delivery_id: resend.id,
+                event_type: resend.event_type,
+                body: resend.body,
+                attempts_before: resend.attempt_count.max(1),
             };
-            let queued = destination_object::send(env, destination_id, &command).await?;
+            let queued = destination_object::enqueue(env, destination_id, resend).await?;
             if queued.status_code() != 202 {
                 return Err(internal(format!(
                     "retry of {delivery_id} not queued: status {}",

@@ -120,13 +120,7 @@ async fn create(env: &Env, caller: &Caller, body: &[u8]) -> Result<Response, Api
         &Command::Init {
             secret: secret.clone(),
             now_ms: now,
-            config: DeliveryConfig {
-                org_id: caller.org_id.clone(),
-                url: d.url.clone(),
-                retry_attempts: d.retry_attempts,
-                timeout_seconds: d.timeout_seconds,
-                is_active: d.is_active,
-            },
+            config: DeliveryConfig::of_new(&caller.org_id, &d),
         },
     )
     .await;

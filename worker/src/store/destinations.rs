@@ -159,7 +159,7 @@ pub async fn update(
             n(now_ms),
         ],
     )?;
-    Ok(changes(&stmt.run().await.map_err(internal)?) > 0)
+    super::changed(stmt).await
 }
 
 /// Marks a destination deleted; false when it was unknown or already deleted.
@@ -175,7 +175,7 @@ pub async fn mark_deleted(
         "UPDATE webhook_destinations SET deleted_at = ?3, updated_at = ?3 WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
         &[s(org_id), s(id), n(now_ms)],
     )?;
-    Ok(changes(&stmt.run().await.map_err(internal)?) > 0)
+    super::changed(stmt).await
 }
 
 /// Records when the current secret was generated (after a rotation).
@@ -191,5 +191,5 @@ pub async fn set_secret_generated_at(
         "UPDATE webhook_destinations SET secret_generated_at = ?3, updated_at = ?3 WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
         &[s(org_id), s(id), n(at_ms)],
     )?;
-    Ok(changes(&stmt.run().await.map_err(internal)?) > 0)
+    super::changed(stmt).await
 }

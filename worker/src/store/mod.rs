@@ -51,6 +51,11 @@ pub fn changes(r: &D1Result) -> usize {
     r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)
 }
 
+/// Runs a write; true when it changed at least one row.
+pub async fn changed(stmt: D1PreparedStatement) -> Result<bool, ApiError> {
+    Ok(changes(&stmt.run().await.map_err(internal)?) > 0)
+}
+
 /// True when a D1 error is a primary-key or unique conflict.
 pub fn is_conflict(e: &worker::Error) -> bool {
     let m = e.to_string();
