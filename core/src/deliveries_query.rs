@@ -1,49 +1,38 @@
-//! `GET …/delivery`: its query parameters, its paging token, and the SQL it runs.
+//! `GET …/delivery`: its query parameters, its paging, and the SQL a
+//! destination's object runs over its own log.
 //!
 //! Paging is by offset within a snapshot: the first page records the newest
 //! delivery's sequence number, and later pages see only deliveries up to it, so
 //! paging returns every delivery exactly once while new ones keep arriving.
-//! Both numbers travel in the seed's integer `continuation_token`.
+//! The object keeps each page's position (snapshot and offset) as a cursor row
+//! and answers the cursor's number as the seed's integer `continuation_token`:
+//! a small integer whatever the log's size, always a safe JSON number.
 
 use crate::delivery::State;
 use crate::error::{ApiError, FieldError};
 use crate::time::parse_timestamp_ms;
+use serde::{Deserialize, Serialize};
 
 pub const MAX_LIMIT: i64 = 50;
-const OFFSET_BITS: u32 = 22;
 
-/// The position of a page: which snapshot, and how far into it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageToken {
+/// Largest token accepted: every integer below it is exact in JSON (2^53).
+pub const MAX_TOKEN: i64 = (1 << 53) - 1;
+
+/// Where a page starts: the snapshot of the first page and the offset in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
     pub snapshot_seq: i64,
     pub offset: i64,
 }
 
-impl PageToken {
-    pub fn encode(self) -> i64 {
-        (self.snapshot_seq << OFFSET_BITS) | self.offset
-    }
-
-    /// `0` is the first page (no snapshot yet).
-    pub fn decode(token: i64) -> Option<PageToken> {
-        if token == 0 {
-            return None;
-        }
-        Some(PageToken {
-            snapshot_seq: token >> OFFSET_BITS,
-            offset: token & ((1 << OFFSET_BITS) - 1),
-        })
-    }
-}
-
 /// A sort key of `sort_by`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sort {
     pub field: SortField,
     pub descending: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SortField {
     Type,
     Status,
@@ -51,7 +40,7 @@ pub enum SortField {
 }
 
 /// A validated delivery query.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryQuery {
     pub status: Option<String>,
     pub state: Option<State>,
@@ -59,7 +48,8 @@ pub struct DeliveryQuery {
     pub created_after_ms: Option<i64>,
     pub created_before_ms: Option<i64>,
     pub limit: i64,
-    pub token: Option<PageToken>,
+    /// The cursor of a previous page; `None` for the first page (token 0).
+    pub token: Option<i64>,
     pub sort: Vec<Sort>,
 }
 
@@ -115,7 +105,8 @@ pub fn parse_query<'a>(
                 Err(_) => fail("limit", "Input should be a valid integer", "int_parsing"),
             },
             "continuation_token" => match v.parse::<i64>() {
-                Ok(n) if n >= 0 => q.token = PageToken::decode(n),
+                Ok(0) => q.token = None,
+                Ok(n) if (1..=MAX_TOKEN).contains(&n) => q.token = Some(n),
                 _ => fail(
                     "continuation_token",
                     "Input should be a token returned by a previous page",
@@ -164,88 +155,65 @@ pub enum Param {
     Int(i64),
 }
 
-/// The page's SQL over `webhook_deliveries d JOIN webhook_events e`, with its
+/// The page's SQL over a destination's log (`deliveries`), with its
 /// parameters: one row more than the limit, to know whether more follow.
-/// `snapshot_seq` bounds the rows to those that existed at the first page.
-pub fn page_sql(
-    org_id: &str,
-    destination_id: &str,
-    q: &DeliveryQuery,
-    snapshot_seq: i64,
-) -> (String, Vec<Param>) {
+/// `cursor.snapshot_seq` bounds the rows to those that existed at the first page.
+pub fn page_sql(q: &DeliveryQuery, cursor: Cursor) -> (String, Vec<Param>) {
     let mut sql = String::from(
-        "SELECT d.seq, d.id, d.type, d.state, d.attempt_count, d.next_retry_at, d.dual_signed, d.created_at, e.body \
-         FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id \
-         WHERE d.org_id = ?1 AND d.destination_id = ?2 AND d.seq <= ?3",
+        "SELECT seq, id, type, state, attempt_count, next_retry_at, dual_signed, created_at, body \
+         FROM deliveries WHERE seq <= ?1",
     );
-    let mut params = vec![
-        Param::Text(org_id.into()),
-        Param::Text(destination_id.into()),
-        Param::Int(snapshot_seq),
-    ];
+    let mut params = vec![Param::Int(cursor.snapshot_seq)];
     let mut push = |sql: &mut String, clause: &str, p: Param| {
         params.push(p);
         sql.push_str(&clause.replace('?', &format!("?{}", params.len())));
     };
     match q.status.as_deref() {
-        Some("success") => sql.push_str(" AND d.state = 'success'"),
-        Some(_) => sql.push_str(" AND d.state <> 'success'"),
+        Some("success") => sql.push_str(" AND state = 'success'"),
+        Some(_) => sql.push_str(" AND state <> 'success'"),
         None => {}
     }
     if let Some(s) = q.state {
-        push(&mut sql, " AND d.state = ?", Param::Text(s.as_str().into()));
+        push(&mut sql, " AND state = ?", Param::Text(s.as_str().into()));
     }
     if let Some(t) = &q.event_type {
-        push(&mut sql, " AND d.type = ?", Param::Text(t.clone()));
+        push(&mut sql, " AND type = ?", Param::Text(t.clone()));
     }
     if let Some(t) = q.created_after_ms {
-        push(&mut sql, " AND d.created_at >= ?", Param::Int(t));
+        push(&mut sql, " AND created_at >= ?", Param::Int(t));
     }
     if let Some(t) = q.created_before_ms {
-        push(&mut sql, " AND d.created_at <= ?", Param::Int(t));
+        push(&mut sql, " AND created_at <= ?", Param::Int(t));
     }
     sql.push_str(" ORDER BY ");
     for s in &q.sort {
         let column = match s.field {
-            SortField::Type => "d.type",
-            SortField::Status => "(d.state = 'success')",
-            SortField::CreatedAt => "d.created_at",
+            SortField::Type => "type",
+            SortField::Status => "(state = 'success')",
+            SortField::CreatedAt => "created_at",
         };
         sql.push_str(column);
         sql.push_str(if s.descending { " DESC, " } else { " ASC, " });
     }
     // Newest first by default; the sequence number breaks every remaining tie.
     if !q.sort.iter().any(|s| s.field == SortField::CreatedAt) {
-        sql.push_str("d.created_at DESC, ");
+        sql.push_str("created_at DESC, ");
     }
-    sql.push_str("d.seq DESC");
-    let offset = q.token.map(|t| t.offset).unwrap_or(0);
+    sql.push_str("seq DESC");
     push(&mut sql, " LIMIT ?", Param::Int(q.limit + 1));
-    push(&mut sql, " OFFSET ?", Param::Int(offset));
+    push(&mut sql, " OFFSET ?", Param::Int(cursor.offset));
     (sql, params)
 }
 
-/// The page's `has_more` and `continuation_token`, given how many rows came back.
-pub fn next_token(
-    q: &DeliveryQuery,
-    snapshot_seq: i64,
-    rows_returned: usize,
-) -> (bool, Option<i64>) {
-    let has_more = rows_returned as i64 > q.limit || (q.limit == 0 && rows_returned > 0);
-    if !has_more {
-        return (false, None);
-    }
-    let offset = q.token.map(|t| t.offset).unwrap_or(0) + q.limit;
-    (
-        true,
-        Some(
-            PageToken {
-                snapshot_seq,
-                offset,
-            }
-            .encode(),
-        ),
-    )
+/// The cursor of the page after this one, if more rows follow: `rows_returned`
+/// is what the page's SQL gave (at most `limit + 1`). A query for 0 rows has
+/// no next page, so a client that follows tokens always ends.
+pub fn next_cursor(q: &DeliveryQuery, cursor: Cursor, rows_returned: usize) -> Option<Cursor> {
+    let more = q.limit > 0 && rows_returned as i64 > q.limit;
+    more.then_some(Cursor {
+        snapshot_seq: cursor.snapshot_seq,
+        offset: cursor.offset + q.limit,
+    })
 }
 
 #[cfg(test)]
@@ -263,14 +231,13 @@ mod tests {
     }
 
     #[test]
-    fn tokens_round_trip() {
-        let t = PageToken {
-            snapshot_seq: 123_456_789,
-            offset: 150,
-        };
-        assert_eq!(PageToken::decode(t.encode()), Some(t));
-        assert!(t.encode() < (1i64 << 53), "fits a JSON number exactly");
-        assert_eq!(PageToken::decode(0), None);
+    fn tokens_are_safe_json_integers() {
+        let q = parse(&[("continuation_token", "9007199254740991")]).unwrap();
+        assert_eq!(q.token, Some(MAX_TOKEN));
+        assert_eq!(parse(&[("continuation_token", "0")]).unwrap().token, None);
+        for bad in ["9007199254740992", "-1", "1.5", "x"] {
+            assert!(parse(&[("continuation_token", bad)]).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -298,11 +265,9 @@ mod tests {
                 }
             ]
         );
-        let (sql, _) = page_sql("o", "d", &q, 9);
+        let (sql, _) = page_sql(&q, FIRST);
         assert!(
-            sql.contains(
-                "ORDER BY (d.state = 'success') DESC, d.type ASC, d.created_at ASC, d.seq DESC"
-            ),
+            sql.contains("ORDER BY (state = 'success') DESC, type ASC, created_at ASC, seq DESC"),
             "{sql}"
         );
     }
@@ -333,51 +298,90 @@ mod tests {
         );
     }
 
+    const FIRST: Cursor = Cursor {
+        snapshot_seq: 9,
+        offset: 0,
+    };
+
     #[test]
     fn filters_become_numbered_parameters() {
         let q = parse(&[
             ("status", "failed"),
+            ("state", "retrying"),
             ("type", "api-key-expiration-soon"),
             ("created_after", "2026-01-01T00:00:00Z"),
+            ("created_before", "2026-01-02T00:00:00Z"),
             ("limit", "10"),
         ])
         .unwrap();
-        let (sql, params) = page_sql("org", "dest", &q, 77);
-        assert!(sql.contains("d.state <> 'success'"));
+        assert_eq!(q.state, Some(State::Retrying));
+        assert_eq!(q.created_after_ms, Some(1_767_225_600_000));
+        assert_eq!(q.created_before_ms, Some(1_767_312_000_000));
+        let (sql, params) = page_sql(
+            &q,
+            Cursor {
+                snapshot_seq: 77,
+                offset: 20,
+            },
+        );
+        assert!(sql.contains("seq <= ?1 AND state <> 'success'"), "{sql}");
         assert!(
-            sql.contains("d.type = ?4")
-                && sql.contains("d.created_at >= ?5")
+            sql.contains("state = ?2")
+                && sql.contains("type = ?3")
+                && sql.contains("created_at >= ?4")
+                && sql.contains("created_at <= ?5")
                 && sql.contains("LIMIT ?6")
                 && sql.contains("OFFSET ?7"),
             "{sql}"
         );
-        assert_eq!(params[2], Param::Int(77));
-        assert_eq!(params[5], Param::Int(11));
+        assert_eq!(
+            params,
+            vec![
+                Param::Int(77),
+                Param::Text("retrying".into()),
+                Param::Text("api-key-expiration-soon".into()),
+                Param::Int(1_767_225_600_000),
+                Param::Int(1_767_312_000_000),
+                Param::Int(11),
+                Param::Int(20),
+            ]
+        );
         assert!(
-            sql.ends_with("ORDER BY d.created_at DESC, d.seq DESC LIMIT ?6 OFFSET ?7"),
+            sql.ends_with("ORDER BY created_at DESC, seq DESC LIMIT ?6 OFFSET ?7"),
             "{sql}"
+        );
+        let success = parse(&[("status", "success")]).unwrap();
+        assert!(
+            page_sql(&success, FIRST)
+                .0
+                .contains("AND state = 'success'")
         );
     }
 
     #[test]
-    fn paging_tokens_advance_within_the_snapshot() {
+    fn next_cursor_advances_within_the_snapshot_and_ends() {
         let q = parse(&[("limit", "2")]).unwrap();
-        assert_eq!(next_token(&q, 40, 2), (false, None));
-        let (more, token) = next_token(&q, 40, 3);
-        assert!(more);
-        let q2 = parse(&[
-            ("limit", "2"),
-            ("continuation_token", &token.unwrap().to_string()),
-        ])
-        .unwrap();
+        let first = Cursor {
+            snapshot_seq: 40,
+            offset: 0,
+        };
+        assert_eq!(next_cursor(&q, first, 2), None, "exactly a page: no more");
+        let second = next_cursor(&q, first, 3).unwrap();
         assert_eq!(
-            q2.token,
-            Some(PageToken {
+            second,
+            Cursor {
                 snapshot_seq: 40,
                 offset: 2
+            }
+        );
+        assert_eq!(
+            next_cursor(&q, second, 3),
+            Some(Cursor {
+                snapshot_seq: 40,
+                offset: 4
             })
         );
-        let (_, params) = page_sql("o", "d", &q2, 40);
-        assert_eq!(params.last(), Some(&Param::Int(2)));
+        let zero = parse(&[("limit", "0")]).unwrap();
+        assert_eq!(next_cursor(&zero, first, 1), None, "limit=0 ends paging");
     }
 }

@@ -8,13 +8,18 @@
 use serde::{Deserialize, Serialize};
 
 /// One attempt as the API shows it: the seed's `DeliveryAttempt` plus
-/// `duration_ms` and `error`.
+/// `duration_ms` and `error`; one delivery's detail also shows the start of
+/// the receiver's answer (never the seed's list).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttemptView {
     pub delivery_time: String,
     pub status_code: u16,
     pub duration_ms: i64,
     pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_body_truncated: Option<bool>,
 }
 
 /// A delivery as the API shows it: the seed's `WebhookDeliveryInstance` plus
@@ -85,8 +90,66 @@ pub enum Outcome {
         status: u16,
         retry_after_seconds: Option<f64>,
     },
-    /// No HTTP answer: timeout, refused connection, DNS, TLS…
-    NoAnswer { error: String },
+    /// No HTTP answer: what kind of failure it was.
+    NoAnswer { failure: NoAnswer },
+}
+
+/// Why no HTTP answer came, in classes a tenant can act on. The runtime's own
+/// message is never recorded: it can name internals of the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// Nothing came back within the destination's `timeout_seconds`.
+    Timeout { after_seconds: i64 },
+    /// The connection was refused, reset or closed before an answer.
+    ConnectionRefusedOrReset,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
+    /// The host name did not resolve.
+    Dns,
+    /// The request could not be sent for another reason.
+    Other,
+}
+
+impl NoAnswer {
+    /// Classifies a runtime's error message; the message itself is not kept.
+    pub fn classify(message: &str) -> NoAnswer {
+        let m = message.to_ascii_lowercase();
+        let has = |words: &[&str]| words.iter().any(|w| m.contains(w));
+        if has(&["dns", "resolve", "name not known", "no such host", "lookup"]) {
+            NoAnswer::Dns
+        } else if has(&["tls", "ssl", "certificate", "handshake"]) {
+            NoAnswer::Tls
+        } else if has(&[
+            "refused",
+            "reset",
+            "connection lost",
+            "disconnected",
+            "closed",
+            "eof",
+        ]) {
+            NoAnswer::ConnectionRefusedOrReset
+        } else if has(&["timed out", "timeout"]) {
+            NoAnswer::Timeout { after_seconds: 0 }
+        } else {
+            NoAnswer::Other
+        }
+    }
+
+    /// The text recorded as the attempt's error.
+    pub fn describe(self) -> String {
+        match self {
+            NoAnswer::Timeout { after_seconds } if after_seconds > 0 => {
+                format!("timeout: no answer within {after_seconds} s")
+            }
+            NoAnswer::Timeout { .. } => "timeout: the connection timed out".into(),
+            NoAnswer::ConnectionRefusedOrReset => {
+                "connection refused or reset before an answer".into()
+            }
+            NoAnswer::Tls => "TLS: the secure connection could not be established".into(),
+            NoAnswer::Dns => "DNS: the host name could not be resolved".into(),
+            NoAnswer::Other => "network: the request could not be sent".into(),
+        }
+    }
 }
 
 impl Outcome {
@@ -103,16 +166,18 @@ impl Outcome {
         }
     }
 
-    /// The error text recorded for a failed attempt.
+    /// The error text recorded for a failed attempt: one of the classes
+    /// `timeout`, `connection refused or reset`, `TLS`, `DNS`, `redirect`,
+    /// `HTTP status`.
     pub fn error(&self) -> Option<String> {
         match self {
             Outcome::Answered { status, .. } if (200..300).contains(status) => None,
             Outcome::Answered {
                 status: s @ 300..=399,
                 ..
-            } => Some(format!("HTTP {s}: redirects are not followed")),
-            Outcome::Answered { status, .. } => Some(format!("HTTP {status}")),
-            Outcome::NoAnswer { error } => Some(error.clone()),
+            } => Some(format!("redirect: HTTP {s} (redirects are not followed)")),
+            Outcome::Answered { status, .. } => Some(format!("HTTP status {status}")),
+            Outcome::NoAnswer { failure } => Some(failure.describe()),
         }
     }
 }
@@ -212,15 +277,15 @@ mod tests {
         }
         assert_eq!(
             failed(302).error().unwrap(),
-            "HTTP 302: redirects are not followed"
+            "redirect: HTTP 302 (redirects are not followed)"
         );
-        assert_eq!(
-            Outcome::NoAnswer {
-                error: "timeout after 10 s".into()
-            }
-            .status_code(),
-            0
-        );
+        assert_eq!(failed(503).error().unwrap(), "HTTP status 503");
+        assert_eq!(failed(200).error(), None);
+        let timeout = Outcome::NoAnswer {
+            failure: NoAnswer::Timeout { after_seconds: 10 },
+        };
+        assert_eq!(timeout.status_code(), 0);
+        assert_eq!(timeout.error().unwrap(), "timeout: no answer within 10 s");
     }
 
     #[test]
@@ -297,6 +362,39 @@ mod tests {
             Some(60.0)
         );
         assert_eq!(parse_retry_after("soon", 0), None);
+    }
+
+    #[test]
+    fn runtime_messages_become_classes_without_their_text() {
+        for (message, class) in [
+            (
+                "Network connection lost.",
+                NoAnswer::ConnectionRefusedOrReset,
+            ),
+            (
+                "connect ECONNREFUSED 10.0.0.1:443",
+                NoAnswer::ConnectionRefusedOrReset,
+            ),
+            (
+                "Connection reset by peer",
+                NoAnswer::ConnectionRefusedOrReset,
+            ),
+            ("TLS peer's certificate is not trusted", NoAnswer::Tls),
+            ("DNS lookup failed for internal.host", NoAnswer::Dns),
+            (
+                "operation timed out",
+                NoAnswer::Timeout { after_seconds: 0 },
+            ),
+            ("internal error; reference = 8sd7f", NoAnswer::Other),
+        ] {
+            let c = NoAnswer::classify(message);
+            assert_eq!(c, class, "{message}");
+            let text = c.describe();
+            assert!(
+                !text.contains("10.0.0.1") && !text.contains("reference"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

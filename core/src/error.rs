@@ -1,11 +1,11 @@
 //! The API's one error type and the single place where it becomes an HTTP answer.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// One validation failure, in the shape FastAPI (the seed API's origin) answers
 /// with: where the bad input is, what was wrong with it, and a machine-readable kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub loc: Vec<String>,
     pub msg: String,
@@ -25,8 +25,10 @@ impl FieldError {
 }
 
 /// Every way an API call can fail. Handlers return it; [`ApiError::to_http`]
-/// is the only place that decides the status code and body.
-#[derive(Debug, Clone, PartialEq)]
+/// is the only place that decides the status code and body. It also crosses
+/// from a Durable Object back to the worker as is (serde), so an object's
+/// answer is the same error the worker would have raised itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ApiError {
     /// 400: the request is well formed but the resource's rules forbid it now.
     BadRequest(String),

@@ -7,17 +7,23 @@
 //! - [`url_safety`]: which destination URLs may be called.
 //! - [`auth`]: credentials in headers, permissions, API keys and JWTs.
 //! - [`rate_limit`]: the sliding-window limiter that the rate-limit object runs.
+//! - [`delivery`], [`delivery_run`]: the delivery state machine and the
+//!   bookkeeping of one attempt in a destination's log.
+//! - [`deliveries_query`]: the delivery query, its paging and its SQL.
+//! - [`publish`]: the publish quota, idempotency keys and routing by event type.
 //! - [`settings`]: the worker's settings and their defaults.
 //! - [`time`]: RFC 3339 formatting used in every response.
 
 pub mod auth;
 pub mod deliveries_query;
 pub mod delivery;
+pub mod delivery_run;
 pub mod destination;
 pub mod error;
 pub mod event;
 pub mod event_types;
 pub mod ids;
+pub mod publish;
 pub mod rate_limit;
 pub mod routes;
 pub mod secrets;

@@ -19,6 +19,8 @@ pub struct Settings {
     pub delivery_retention_seconds: i64,
     /// How far ahead the scheduled job warns of expiring API keys.
     pub key_expiry_warning_seconds: i64,
+    /// Publishes a second per organization (bursts of twice that); 0 lifts it.
+    pub publish_per_second: u32,
 }
 
 impl Default for Settings {
@@ -33,6 +35,7 @@ impl Default for Settings {
             token_ttl_seconds: 3600,
             delivery_retention_seconds: 30 * 86_400,
             key_expiry_warning_seconds: 7 * 86_400,
+            publish_per_second: 100,
         }
     }
 }
@@ -112,6 +115,11 @@ impl Settings {
                 get("EDGEHOOK_KEY_EXPIRY_WARNING_SECONDS"),
                 d.key_expiry_warning_seconds,
             )?,
+            publish_per_second: num(
+                "EDGEHOOK_PUBLISH_PER_SECOND",
+                get("EDGEHOOK_PUBLISH_PER_SECOND"),
+                d.publish_per_second,
+            )?,
         })
     }
 }
@@ -156,8 +164,12 @@ mod tests {
             ("EDGEHOOK_RETRY_SCHEDULE_SECONDS", "0.5, 1,2"),
             ("EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS", "true"),
             ("EDGEHOOK_RATE_LIMIT_PER_MINUTE", "0"),
+            ("EDGEHOOK_PUBLISH_PER_SECOND", "0"),
         ])
         .unwrap();
+        assert_eq!(s.publish_per_second, 0);
+        assert_eq!(from(&[]).unwrap().publish_per_second, 100);
+        assert!(from(&[("EDGEHOOK_PUBLISH_PER_SECOND", "-1")]).is_err());
         assert_eq!(s.retry_schedule_seconds, vec![0.5, 1.0, 2.0]);
         assert!(s.allow_loopback_destinations);
         assert_eq!(s.rate_limit_per_minute, 0);

@@ -1,0 +1,182 @@
+//! Publishing rules an organization's object applies to every event before it
+//! fans out: the publish quota, idempotency keys, and the routing table that
+//! says which destinations take an event type.
+
+use crate::error::ApiError;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// How long a publish's idempotency key is remembered.
+pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3600 * 1000;
+
+/// How long an organization's object trusts its routing table before it reads
+/// the destinations again. Every destination change also tells the object at
+/// once; this bounds how stale the table can be if that notice is lost.
+pub const ROUTING_TTL_MS: i64 = 5_000;
+
+/// A token bucket: `rate` publishes a second on average, bursts of `2 × rate`.
+/// Held in memory by the organization's object; an object that was evicted
+/// starts full, which is what an idle organization's bucket would be anyway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quota {
+    tokens: f64,
+    updated_ms: i64,
+}
+
+impl Quota {
+    /// A full bucket at `now_ms`.
+    pub fn new(rate_per_second: u32, now_ms: i64) -> Quota {
+        Quota {
+            tokens: burst(rate_per_second),
+            updated_ms: now_ms,
+        }
+    }
+
+    /// Takes one publish from the bucket, or answers how many whole seconds
+    /// until one is available. A rate of 0 lifts the quota.
+    pub fn admit(&mut self, rate_per_second: u32, now_ms: i64) -> Result<(), u64> {
+        if rate_per_second == 0 {
+            return Ok(());
+        }
+        let rate = f64::from(rate_per_second);
+        let elapsed_s = (now_ms - self.updated_ms).max(0) as f64 / 1000.0;
+        self.tokens = (self.tokens + elapsed_s * rate).min(burst(rate_per_second));
+        self.updated_ms = self.updated_ms.max(now_ms);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Ok(());
+        }
+        let wait_s = (1.0 - self.tokens) / rate;
+        Err((wait_s.ceil() as u64).max(1))
+    }
+}
+
+fn burst(rate_per_second: u32) -> f64 {
+    2.0 * f64::from(rate_per_second)
+}
+
+/// The 429 of an exhausted quota.
+pub fn quota_exceeded(retry_after_seconds: u64) -> ApiError {
+    ApiError::RateLimited {
+        retry_after_seconds,
+    }
+}
+
+/// What identifies a published body for idempotency: its SHA-256, hex.
+pub fn fingerprint(body: &[u8]) -> String {
+    crate::ids::hex(&Sha256::digest(body))
+}
+
+/// A repeat of an idempotency key is answered like the first publish only if
+/// it carries the same body; another body is a client error.
+pub fn check_repeat(key: &str, first: &str, repeat: &str) -> Result<(), ApiError> {
+    if first == repeat {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict(format!(
+            "the Idempotency-Key {key:?} was already used for another body in the last 24 h; \
+             use a new key for a different event"
+        )))
+    }
+}
+
+/// One destination in an organization's routing table: an active destination
+/// and the event types it accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub destination_id: String,
+    pub accepted_types: Vec<String>,
+}
+
+/// The destinations that take an event of `event_type`, in table order.
+pub fn targets<'a>(routes: &'a [Route], event_type: &str) -> Vec<&'a str> {
+    routes
+        .iter()
+        .filter(|r| r.accepted_types.iter().any(|t| t == event_type))
+        .map(|r| r.destination_id.as_str())
+        .collect()
+}
+
+/// Whether a routing table read at `loaded_ms` may still be used at `now_ms`.
+pub fn routing_is_fresh(loaded_ms: i64, now_ms: i64) -> bool {
+    now_ms >= loaded_ms && now_ms - loaded_ms < ROUTING_TTL_MS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_allows_a_burst_of_twice_the_rate_then_the_rate() {
+        let mut q = Quota::new(10, 0);
+        for i in 0..20 {
+            assert_eq!(q.admit(10, 0), Ok(()), "publish {i} of the burst");
+        }
+        assert_eq!(q.admit(10, 0), Err(1));
+        // 100 ms later one token has come back, and only one.
+        assert_eq!(q.admit(10, 100), Ok(()));
+        assert_eq!(q.admit(10, 100), Err(1));
+        // A long pause refills to the burst, never beyond it.
+        let mut taken = 0;
+        while q.admit(10, 60_000).is_ok() {
+            taken += 1;
+        }
+        assert_eq!(taken, 20);
+    }
+
+    #[test]
+    fn quota_retry_after_covers_the_wait() {
+        let mut q = Quota::new(1, 0);
+        assert!(q.admit(1, 0).is_ok() && q.admit(1, 0).is_ok());
+        assert_eq!(q.admit(1, 0), Err(1));
+        assert_eq!(q.admit(1, 1_000), Ok(()));
+        // A clock that steps back never adds tokens.
+        assert_eq!(q.admit(1, 500), Err(1));
+    }
+
+    #[test]
+    fn a_rate_of_zero_lifts_the_quota() {
+        let mut q = Quota::new(0, 0);
+        for _ in 0..10_000 {
+            assert_eq!(q.admit(0, 0), Ok(()));
+        }
+        assert_eq!(
+            quota_exceeded(3).to_http().retry_after_seconds,
+            Some(3),
+            "the 429 says when to come back"
+        );
+    }
+
+    #[test]
+    fn idempotency_compares_bodies() {
+        let a = fingerprint(br#"{"type":"x"}"#);
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, fingerprint(br#"{"type":"x"}"#));
+        assert_ne!(a, fingerprint(br#"{"type": "x"}"#), "byte for byte");
+        assert!(check_repeat("k", &a, &a).is_ok());
+        let e = check_repeat("k1", &a, &fingerprint(b"{}")).unwrap_err();
+        let h = e.to_http();
+        assert_eq!(h.status, 409);
+        assert!(h.body["detail"].as_str().unwrap().contains("another body"));
+    }
+
+    #[test]
+    fn routing_picks_the_destinations_that_accept_the_type() {
+        let routes = vec![
+            Route {
+                destination_id: "a".into(),
+                accepted_types: vec!["t1".into(), "t2".into()],
+            },
+            Route {
+                destination_id: "b".into(),
+                accepted_types: vec!["t2".into()],
+            },
+        ];
+        assert_eq!(targets(&routes, "t2"), vec!["a", "b"]);
+        assert_eq!(targets(&routes, "t1"), vec!["a"]);
+        assert!(targets(&routes, "t3").is_empty());
+        assert!(routing_is_fresh(1_000, 1_000 + ROUTING_TTL_MS - 1));
+        assert!(!routing_is_fresh(1_000, 1_000 + ROUTING_TTL_MS));
+        assert!(!routing_is_fresh(1_000, 999));
+    }
+}
