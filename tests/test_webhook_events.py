@@ -8,6 +8,8 @@ standardwebhooks and edgehook's own SDK, the Idempotency-Key, and the 413,
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from delivery_helpers import (CONVERSATION, KEY_EXPIRY, RESOURCE, conversation_event, engine,  # noqa: F401
                               org, publish, publish_raw, resource_event,
@@ -99,10 +101,15 @@ def test_idempotency_key_returns_the_first_answer_and_creates_nothing(org, engin
     with Receiver() as rx:
         dest, secret = org.create_destination(url=rx.url, accepted_types=[CONVERSATION])
         key = "order-42-processed"
-        first = publish(org, conversation_event(org.org_id), idempotency_key=key)
-        # The same key with another body still answers the first publish.
-        again = publish(org, conversation_event(org.org_id), idempotency_key=key)
+        event = conversation_event(org.org_id)
+        first = publish(org, event, idempotency_key=key)
+        # The same key with the same body answers the first publish.
+        again = publish(org, event, idempotency_key=key)
         assert again == first
+        # The same key with another body is refused: it names another event.
+        r = publish_raw(org, conversation_event(org.org_id), idempotency_key=key)
+        assert r.status_code == 409, (r.status_code, r.text)
+        assert "another body" in r.json()["detail"], r.text
         [req] = rx.wait_for(1, timeout=20)
         rx.assert_quiet(2, 1)
         verify_webhooks([req], secret)
@@ -187,3 +194,95 @@ def test_other_organization_cannot_publish_into_this_one(engine, org):
         finally:
             stranger.close()
         rx.assert_quiet(1.5, 0)
+
+
+# How soon a destination change reaches publishing. Each change tells the
+# organization's object at once; its routing table is also re-read from D1 at
+# most ROUTING_TTL seconds after it was read, should that notice be lost.
+ROUTING_TTL_SECONDS = 5
+
+
+def first_publish_where(org, predicate, event, timeout=ROUTING_TTL_SECONDS + 1) -> float:
+    """Publishes `event` until `predicate(answer)` holds; returns the seconds it took."""
+    start = time.monotonic()
+    while True:
+        answer = publish(org, event)
+        if predicate(answer):
+            return time.monotonic() - start
+        assert time.monotonic() - start < timeout, f"change not seen after {timeout} s: {answer}"
+        time.sleep(0.05)
+
+
+def test_destination_changes_reach_publishing_within_the_stated_seconds(org):
+    with Receiver() as rx:
+        event = conversation_event(org.org_id)
+        assert publish(org, event)["delivery_ids"] == []  # nothing routes yet
+
+        # Created: the next publish routes to it.
+        dest, _ = org.create_destination(url=rx.url, accepted_types=[CONVERSATION])
+        took = first_publish_where(org, lambda a: len(a["delivery_ids"]) == 1, event)
+        assert took <= ROUTING_TTL_SECONDS
+
+        # Types changed: publishing follows.
+        r = org.client.post(org.destination_path(dest), json={"accepted_types": [RESOURCE]})
+        assert r.status_code == 204, r.text
+        took = first_publish_where(org, lambda a: a["delivery_ids"] == [], event)
+        assert took <= ROUTING_TTL_SECONDS
+        took = first_publish_where(org, lambda a: len(a["delivery_ids"]) == 1,
+                                   resource_event(org.org_id))
+        assert took <= ROUTING_TTL_SECONDS
+
+        # Paused, then deleted: nothing more is routed to it.
+        r = org.client.post(org.destination_path(dest), json={"is_active": False})
+        assert r.status_code == 204, r.text
+        took = first_publish_where(org, lambda a: a["delivery_ids"] == [], resource_event(org.org_id))
+        assert took <= ROUTING_TTL_SECONDS
+        other, _ = org.create_destination(url=rx.url, accepted_types=[RESOURCE])
+        r = org.client.delete(org.destination_path(other))
+        assert r.status_code == 204, r.text
+        took = first_publish_where(org, lambda a: a["delivery_ids"] == [], resource_event(org.org_id))
+        assert took <= ROUTING_TTL_SECONDS
+
+
+def test_concurrent_publishes_with_one_key_make_one_event(org):
+    with Receiver() as rx:
+        org.create_destination(url=rx.url, accepted_types=[CONVERSATION])
+        event = conversation_event(org.org_id)
+        with ThreadPoolExecutor(10) as pool:
+            answers = list(pool.map(
+                lambda _: publish(org, event, idempotency_key="concurrent-1"), range(10)))
+        assert all(a == answers[0] for a in answers), answers
+        assert len(answers[0]["delivery_ids"]) == 1
+        rx.wait_for(1, timeout=20)
+        rx.assert_quiet(2, 1)
+
+
+def test_an_event_that_matches_nothing_stores_nothing(org):
+    org.create_destination(accepted_types=[RESOURCE])
+    answer = publish(org, conversation_event(org.org_id))
+    assert answer["delivery_ids"] == [] and len(answer["event_id"]) == 24
+
+
+def test_publish_quota_answers_429_with_retry_after(make_worker):
+    w = make_worker(vars={"EDGEHOOK_PUBLISH_PER_SECOND": "5",
+                          "EDGEHOOK_RATE_LIMIT_PER_MINUTE": "0"})
+    org = new_tenant(w)
+    try:
+        event = conversation_event(org.org_id)
+        codes = [publish_raw(org, event).status_code for _ in range(14)]
+        # A burst of twice the rate passes (plus what refills meanwhile), then 429.
+        assert codes[:10] == [202] * 10, codes
+        assert 429 in codes[10:], codes
+        r = publish_raw(org, event)
+        assert r.status_code == 429, (r.status_code, r.text)
+        assert int(r.headers["Retry-After"]) >= 1
+        time.sleep(int(r.headers["Retry-After"]))
+        assert publish_raw(org, event).status_code == 202
+        # The quota is the organization's: another organization is not held back.
+        other = new_tenant(w)
+        try:
+            assert publish_raw(other, conversation_event(other.org_id)).status_code == 202
+        finally:
+            other.close()
+    finally:
+        org.close()

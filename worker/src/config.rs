@@ -52,3 +52,32 @@ pub fn random<const N: usize>() -> Result<[u8; N], ApiError> {
 pub fn now_ms() -> i64 {
     worker::Date::now().as_millis() as i64
 }
+
+/// A fault injected for tests at a named step of a change, to show that the
+/// step before it leaves a state that is safe to retry. `EDGEHOOK_TEST_FAULTS`
+/// (never set in production) lists the steps; each fails once per isolate.
+pub fn fault(env: &Env, step: &str) -> Result<(), ApiError> {
+    thread_local! {
+        static SPENT: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let Ok(listed) = env.var("EDGEHOOK_TEST_FAULTS") else {
+        return Ok(());
+    };
+    let listed = listed.to_string();
+    if !listed.split(',').any(|s| s.trim() == step) {
+        return Ok(());
+    }
+    let first = SPENT.with(|spent| {
+        let mut spent = spent.borrow_mut();
+        let first = !spent.iter().any(|s| s == step);
+        if first {
+            spent.push(step.to_string());
+        }
+        first
+    });
+    if first {
+        Err(internal(format!("injected fault at {step}")))
+    } else {
+        Ok(())
+    }
+}

@@ -5,13 +5,17 @@
 //! - [`api`]: one module per resource (destinations, sign-in, operator, OpenAPI).
 //! - [`context`]: what every `/v1` call goes through first: maintenance mode,
 //!   authentication, the organization check, permissions, rate limits.
-//! - [`store`]: D1 tables, one module per table; KV for the maintenance switch.
-//! - [`destination_object`]: one Durable Object per destination; it holds the
-//!   destination's secrets and applies its changes one at a time.
-//!   It owns the destination's delivery queue and retries them with its alarm.
+//! - [`store`]: the control plane in D1, one module per table; KV for the
+//!   maintenance switch.
+//! - [`organization`]: one Durable Object per organization, the hop every
+//!   publish makes: quota, idempotency keys, routing, fan-out.
+//! - [`destination`]: one Durable Object per destination; it holds the
+//!   destination's secrets, applies its changes one at a time, and owns its
+//!   delivery queue, retry alarms and delivery log.
+//! - [`objects`]: how the worker and the objects talk (typed commands and replies).
 //! - [`delivery`]: one signed attempt over HTTP, with its timeout.
 //! - [`rate_limiter`]: the Durable Object that counts requests per user and endpoint.
-//! - [`scheduled`]: the cron job (retention, key-expiry warnings, sweep of unsent deliveries).
+//! - [`scheduled`]: the cron job (API-key expiry warnings).
 //! - [`http`], [`config`]: responses and errors on the wire; settings and secrets.
 //!
 //! Every rule that can be decided without the runtime lives in `edgehook_core`.
@@ -20,13 +24,16 @@ mod api;
 mod config;
 mod context;
 mod delivery;
-mod destination_object;
+mod destination;
 mod http;
+mod objects;
+mod organization;
 mod rate_limiter;
 mod scheduled;
 mod store;
 
-pub use destination_object::DestinationObject;
+pub use destination::object::DestinationObject;
+pub use organization::object::OrganizationObject;
 pub use rate_limiter::RateLimiter;
 
 use edgehook_core::routes::{NoRoute, match_route};

@@ -1,10 +1,13 @@
 //! `/v1/{organization}/webhook_destination/…`: the seed API's destination
 //! endpoints plus the one-destination read. Reads come from D1; every change to
-//! an existing destination goes through its Durable Object.
+//! an existing destination goes through its Durable Object, and then tells the
+//! organization's object that its routing table changed.
 
 use crate::context::Caller;
-use crate::destination_object::{self, Command, DeliveryConfig};
+use crate::destination::DeliveryConfig;
+use crate::destination::client::DestinationClient;
 use crate::http::{self, internal};
+use crate::organization::client::OrganizationClient;
 use crate::{config, store};
 use edgehook_core::destination::{parse_destination_changes, parse_new_destination};
 use edgehook_core::error::{ApiError, FieldError};
@@ -27,49 +30,36 @@ pub async fn handle(
             let body = http::body(&mut req, http::MAX_BODY_BYTES).await?;
             create(env, caller, &body).await
         }
-        Route::GetDestination => match store::destinations::get(env, org, &id).await? {
-            Some(d) => http::json(200, &d),
-            None => Err(ApiError::NotFound(format!(
-                "webhook destination {id} not found"
-            ))),
-        },
+        Route::GetDestination => {
+            http::json(200, &store::destinations::require(env, org, &id).await?)
+        }
         Route::UpdateDestination => {
             let body = http::body(&mut req, http::MAX_BODY_BYTES).await?;
             let changes = parse_destination_changes(&body)?;
-            destination_object::send(
-                env,
-                &id,
-                &Command::Update {
-                    org_id: org.to_string(),
-                    changes,
-                },
-            )
-            .await
+            existing(env, org, &id).await?.update(org, changes).await?;
+            OrganizationClient::new(env, org)?.routes_changed().await;
+            http::no_content()
         }
         Route::DeleteDestination => {
-            destination_object::send(
-                env,
-                &id,
-                &Command::Delete {
-                    org_id: org.to_string(),
-                },
-            )
-            .await
+            existing(env, org, &id).await?.delete(org).await?;
+            OrganizationClient::new(env, org)?.routes_changed().await;
+            http::no_content()
         }
         Route::RotateSecret => {
-            destination_object::send(
-                env,
-                &id,
-                &Command::Rotate {
-                    org_id: org.to_string(),
-                },
-            )
-            .await
+            let rotated = existing(env, org, &id).await?.rotate(org).await?;
+            http::json(200, &rotated)
         }
         other => Err(internal(format!(
             "route {other:?} is not a destination route"
         ))),
     }
+}
+
+/// The client of an existing destination's object; 404 (and no object
+/// touched) when D1 has no such destination in the organization.
+async fn existing(env: &Env, org: &str, id: &str) -> Result<DestinationClient, ApiError> {
+    let d = store::destinations::require(env, org, id).await?;
+    DestinationClient::new(env, &d.id)
 }
 
 /// `GET /`: all destinations, or those named by repeated `id` parameters.
@@ -114,23 +104,23 @@ async fn create(env: &Env, caller: &Caller, body: &[u8]) -> Result<Response, Api
     let id = new_id(now / 1000, &config::random::<8>()?);
     let secret = edgehook_sdk::secret_from_bytes(&config::random::<32>()?);
     store::destinations::insert_within_limit(env, &caller.org_id, &id, &d, now).await?;
-    let init = destination_object::send(
-        env,
-        &id,
-        &Command::Init {
-            secret: secret.clone(),
-            now_ms: now,
-            config: DeliveryConfig::of_new(&caller.org_id, &d),
-        },
-    )
-    .await;
-    if !matches!(&init, Ok(r) if r.status_code() == 204) {
+    let init = DestinationClient::new(env, &id)?
+        .init(
+            secret.clone(),
+            now,
+            DeliveryConfig::of_new(&caller.org_id, &d),
+        )
+        .await;
+    if let Err(e) = init {
         // Without its secret the destination could never be signed for: undo it.
         store::destinations::remove(env, &caller.org_id, &id).await?;
         return Err(internal(format!(
-            "destination {id} could not store its secret"
+            "destination {id} could not store its secret: {e:?}"
         )));
     }
+    OrganizationClient::new(env, &caller.org_id)?
+        .routes_changed()
+        .await;
     http::json(
         201,
         &json!({ "webhook_destination_id": id, "secret": secret }),

@@ -7,6 +7,7 @@ use edgehook_core::destination::{
     DestinationChanges, DestinationView, MAX_DESTINATIONS_PER_ORG, NewDestination,
 };
 use edgehook_core::error::ApiError;
+use edgehook_core::publish::Route;
 use edgehook_core::time::rfc3339_ms;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -121,6 +122,44 @@ pub async fn get(env: &Env, org_id: &str, id: &str) -> Result<Option<Destination
         .await
         .map_err(internal)?;
     Ok(row.map(Row::view))
+}
+
+/// One destination of the organization; 404 when it does not exist or is deleted.
+pub async fn require(env: &Env, org_id: &str, id: &str) -> Result<DestinationView, ApiError> {
+    get(env, org_id, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("webhook destination {id} not found")))
+}
+
+/// The organization's routing table: its active destinations and the types
+/// each accepts, oldest first.
+pub async fn routes(env: &Env, org_id: &str) -> Result<Vec<Route>, ApiError> {
+    #[derive(Deserialize)]
+    struct RouteRow {
+        id: String,
+        accepted_types: String,
+    }
+    let db = db(env)?;
+    let rows: Vec<RouteRow> = bind(
+        &db,
+        "SELECT id, accepted_types FROM webhook_destinations \
+         WHERE org_id = ?1 AND deleted_at IS NULL AND is_active = 1 ORDER BY created_at, id",
+        &[s(org_id)],
+    )?
+    .all()
+    .await
+    .map_err(internal)?
+    .results()
+    .map_err(internal)?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Route {
+                accepted_types: serde_json::from_str(&r.accepted_types)
+                    .map_err(|e| internal(format!("destination {} accepted_types: {e}", r.id)))?,
+                destination_id: r.id,
+            })
+        })
+        .collect()
 }
 
 /// Applies changes; false when the destination does not exist (or is deleted).

@@ -1,13 +1,13 @@
 //! Storage: one module per D1 table, and the maintenance switch in KV.
 //!
-//! D1 holds everything that must be consistent (organizations, users, API key
-//! hashes, destinations). KV holds only the maintenance switch, where a delay of
+//! D1 is the control plane: organizations, users, API key hashes and
+//! destinations' settings, which change at human speed. No statement here runs
+//! per published event, per delivery or per attempt: deliveries live in each
+//! destination's object (`crate::destination::log`). KV holds only the maintenance switch, where a delay of
 //! up to a minute before every location sees a change is harmless.
 
 pub mod api_keys;
-pub mod deliveries;
 pub mod destinations;
-pub mod events;
 pub mod maintenance;
 pub mod organizations;
 pub mod users;

@@ -1,0 +1,112 @@
+//! The typed client of a destination's object: one method per command.
+//!
+//! Only ids that name a destination reach an object: the worker checks D1
+//! before it makes a client for an existing destination, so an unknown id
+//! never creates an object or its storage.
+
+use super::{Command, DeliveryConfig, Enqueued, NewDelivery, Page, Rotated};
+use crate::http::internal;
+use crate::objects::call;
+use edgehook_core::deliveries_query::DeliveryQuery;
+use edgehook_core::delivery::DeliveryView;
+use edgehook_core::destination::DestinationChanges;
+use edgehook_core::error::ApiError;
+use worker::{Env, Stub};
+
+pub struct DestinationClient {
+    id: String,
+    stub: Stub,
+}
+
+impl DestinationClient {
+    /// The client of destination `id`'s object.
+    pub fn new(env: &Env, id: &str) -> Result<Self, ApiError> {
+        let stub = env
+            .durable_object("DESTINATIONS")
+            .and_then(|ns| ns.get_by_name(id))
+            .map_err(internal)?;
+        Ok(DestinationClient {
+            id: id.to_string(),
+            stub,
+        })
+    }
+
+    pub async fn init(
+        &self,
+        secret: String,
+        now_ms: i64,
+        config: DeliveryConfig,
+    ) -> Result<(), ApiError> {
+        call(
+            &self.stub,
+            &Command::Init {
+                secret,
+                now_ms,
+                config,
+            },
+        )
+        .await
+    }
+
+    pub async fn update(&self, org_id: &str, changes: DestinationChanges) -> Result<(), ApiError> {
+        call(
+            &self.stub,
+            &Command::Update {
+                id: self.id.clone(),
+                org_id: org_id.into(),
+                changes,
+            },
+        )
+        .await
+    }
+
+    pub async fn delete(&self, org_id: &str) -> Result<(), ApiError> {
+        call(
+            &self.stub,
+            &Command::Delete {
+                id: self.id.clone(),
+                org_id: org_id.into(),
+            },
+        )
+        .await
+    }
+
+    pub async fn rotate(&self, org_id: &str) -> Result<Rotated, ApiError> {
+        call(
+            &self.stub,
+            &Command::Rotate {
+                id: self.id.clone(),
+                org_id: org_id.into(),
+            },
+        )
+        .await
+    }
+
+    pub async fn enqueue(&self, delivery: NewDelivery) -> Result<Enqueued, ApiError> {
+        call(&self.stub, &Command::Enqueue { delivery }).await
+    }
+
+    pub async fn list(&self, query: DeliveryQuery) -> Result<Page, ApiError> {
+        call(&self.stub, &Command::List { query }).await
+    }
+
+    pub async fn get(&self, delivery_id: &str) -> Result<Option<DeliveryView>, ApiError> {
+        call(
+            &self.stub,
+            &Command::Get {
+                delivery_id: delivery_id.into(),
+            },
+        )
+        .await
+    }
+
+    pub async fn retry(&self, delivery_id: &str) -> Result<DeliveryView, ApiError> {
+        call(
+            &self.stub,
+            &Command::Retry {
+                delivery_id: delivery_id.into(),
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,405 @@
+//! A destination's delivery log and queue, in its object's own SQLite.
+//!
+//! One row per delivery holds its body, type, state and attempt count; a
+//! delivery is queued while `due_at` is set (the time of its next attempt, or
+//! the lease of an attempt in flight). One row per attempt holds its time,
+//! status code, duration, error and the start of the receiver's answer.
+//! Cursors keep the position of each page a client was given. Writes made
+//! without an `await` between them commit together, so a run's records and
+//! the queue never disagree.
+
+use super::{NewDelivery, Page};
+use crate::http::internal;
+use edgehook_core::deliveries_query::{Cursor, DeliveryQuery, Param, next_cursor, page_sql};
+use edgehook_core::delivery::{AttemptView, DeliveryView, State};
+use edgehook_core::delivery_run::{Due, Settled};
+use edgehook_core::error::ApiError;
+use edgehook_core::time::rfc3339_ms;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use worker::{SqlStorage, SqlStorageValue};
+
+const SCHEMA: &str = "\
+CREATE TABLE IF NOT EXISTS deliveries (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  id            TEXT NOT NULL UNIQUE,
+  type          TEXT NOT NULL,
+  body          TEXT NOT NULL,
+  state         TEXT NOT NULL,
+  attempt_count INTEGER NOT NULL DEFAULT 0,
+  round_start   INTEGER NOT NULL DEFAULT 0,
+  due_at        INTEGER,
+  next_retry_at INTEGER,
+  dual_signed   INTEGER NOT NULL DEFAULT 0,
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries(created_at);
+CREATE TABLE IF NOT EXISTS attempts (
+  delivery_seq  INTEGER NOT NULL,
+  attempt_no    INTEGER NOT NULL,
+  attempted_at  INTEGER NOT NULL,
+  status_code   INTEGER NOT NULL,
+  duration_ms   INTEGER NOT NULL,
+  error         TEXT,
+  answer        TEXT,
+  answer_truncated INTEGER,
+  PRIMARY KEY (delivery_seq, attempt_no)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cursors (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  snapshot_seq  INTEGER NOT NULL,
+  position      INTEGER NOT NULL,
+  created_at    INTEGER NOT NULL
+);";
+
+/// How long a page's continuation token stays valid.
+pub const CURSOR_LIFETIME_MS: i64 = 24 * 3600 * 1000;
+
+/// A queued delivery that is due.
+#[derive(Debug, Deserialize)]
+pub struct DueRow {
+    pub seq: i64,
+    pub id: String,
+    pub body: String,
+    pub attempt_count: i64,
+    pub round_start: i64,
+}
+
+impl DueRow {
+    pub fn due(&self) -> Due {
+        Due {
+            attempt_count: self.attempt_count as u32,
+            round_start: self.round_start as u32,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Row {
+    seq: i64,
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    state: String,
+    next_retry_at: Option<i64>,
+    dual_signed: i64,
+    created_at: i64,
+    body: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct AttemptRow {
+    delivery_seq: i64,
+    attempted_at: i64,
+    status_code: i64,
+    duration_ms: i64,
+    error: Option<String>,
+    answer: Option<String>,
+    answer_truncated: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Value {
+    v: Option<i64>,
+}
+
+/// The log of one destination.
+pub struct Log {
+    sql: SqlStorage,
+}
+
+impl Log {
+    /// The log over an object's SQLite; creates its tables if they are missing.
+    pub fn open(sql: SqlStorage) -> Result<Log, ApiError> {
+        let log = Log { sql };
+        log.exec(SCHEMA, vec![])?;
+        Ok(log)
+    }
+
+    /// Stores a new delivery, queued for now. A delivery id already in the
+    /// log is left as it is (a publish retried after a lost answer).
+    pub fn insert(&self, d: &NewDelivery, now_ms: i64) -> Result<(), ApiError> {
+        self.exec(
+            "INSERT OR IGNORE INTO deliveries (id, type, body, state, due_at, created_at, updated_at) \
+             VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+            vec![
+                d.delivery_id.as_str().into(),
+                d.event_type.as_str().into(),
+                d.body.as_str().into(),
+                now_ms.into(),
+                d.created_at_ms.into(),
+                now_ms.into(),
+            ],
+        )
+    }
+
+    /// Up to `limit` deliveries due by `now_ms`, earliest first.
+    pub fn due(&self, now_ms: i64, limit: i64) -> Result<Vec<DueRow>, ApiError> {
+        self.rows(
+            "SELECT seq, id, body, attempt_count, round_start FROM deliveries \
+             WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?",
+            vec![now_ms.into(), limit.into()],
+        )
+    }
+
+    /// Holds deliveries being attempted until `until_ms`: if the runtime stops
+    /// mid-attempt they are due again after it (at least once, same id).
+    pub fn lease(&self, rows: &[DueRow], until_ms: i64) -> Result<(), ApiError> {
+        let seqs = json_list(rows.iter().map(|r| r.seq))?;
+        self.exec(
+            "UPDATE deliveries SET due_at = ? WHERE seq IN (SELECT value FROM json_each(?))",
+            vec![until_ms.into(), seqs.into()],
+        )
+    }
+
+    /// Records an attempt and the delivery's new state; a finished delivery
+    /// leaves the queue.
+    pub fn record(
+        &self,
+        seq: i64,
+        s: &Settled,
+        dual_signed: bool,
+        now_ms: i64,
+    ) -> Result<(), ApiError> {
+        let a = &s.attempt;
+        self.exec(
+            "INSERT OR REPLACE INTO attempts (delivery_seq, attempt_no, attempted_at, status_code, duration_ms, error, answer, answer_truncated) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                seq.into(),
+                i64::from(a.attempt_no).into(),
+                a.attempted_at_ms.into(),
+                i64::from(a.status_code).into(),
+                a.duration_ms.into(),
+                a.error.clone().into(),
+                a.answer.as_ref().map(|x| x.body.clone()).into(),
+                a.answer.as_ref().map(|x| i64::from(x.truncated)).into(),
+            ],
+        )?;
+        let retry_at = s.next_attempt_at_ms;
+        self.exec(
+            "UPDATE deliveries SET state = ?, attempt_count = ?, due_at = ?, next_retry_at = ?, \
+             dual_signed = MAX(dual_signed, ?), updated_at = ? WHERE seq = ?",
+            vec![
+                s.state.as_str().into(),
+                i64::from(a.attempt_no).into(),
+                retry_at.into(),
+                retry_at.into(),
+                i64::from(dual_signed).into(),
+                now_ms.into(),
+                seq.into(),
+            ],
+        )
+    }
+
+    /// When the earliest queued delivery is due.
+    pub fn next_due(&self) -> Result<Option<i64>, ApiError> {
+        self.value("SELECT MIN(due_at) AS v FROM deliveries WHERE due_at IS NOT NULL")
+    }
+
+    /// When the oldest delivery in the log was created.
+    pub fn oldest(&self) -> Result<Option<i64>, ApiError> {
+        self.value("SELECT MIN(created_at) AS v FROM deliveries")
+    }
+
+    /// Deletes up to `limit` deliveries created before `cutoff_ms` with their
+    /// attempts, and cursors older than their lifetime. Returns how many
+    /// deliveries went.
+    pub fn purge(&self, cutoff_ms: i64, now_ms: i64, limit: i64) -> Result<usize, ApiError> {
+        let old: Vec<Value> = self.rows(
+            "SELECT seq AS v FROM deliveries WHERE created_at < ? ORDER BY created_at LIMIT ?",
+            vec![cutoff_ms.into(), limit.into()],
+        )?;
+        if !old.is_empty() {
+            let seqs = json_list(old.iter().filter_map(|r| r.v))?;
+            self.exec(
+                "DELETE FROM attempts WHERE delivery_seq IN (SELECT value FROM json_each(?))",
+                vec![seqs.clone().into()],
+            )?;
+            self.exec(
+                "DELETE FROM deliveries WHERE seq IN (SELECT value FROM json_each(?))",
+                vec![seqs.into()],
+            )?;
+        }
+        self.exec(
+            "DELETE FROM cursors WHERE created_at < ?",
+            vec![(now_ms - CURSOR_LIFETIME_MS).into()],
+        )?;
+        Ok(old.len())
+    }
+
+    /// A page of the log. The first page fixes the snapshot; each page with
+    /// more after it stores a cursor whose number is the continuation token.
+    pub fn page(&self, q: &DeliveryQuery, now_ms: i64) -> Result<Page, ApiError> {
+        let cursor = match q.token {
+            None => Cursor {
+                snapshot_seq: self
+                    .value("SELECT MAX(seq) AS v FROM deliveries")?
+                    .unwrap_or(0),
+                offset: 0,
+            },
+            Some(token) => {
+                #[derive(Deserialize)]
+                struct Stored {
+                    snapshot_seq: i64,
+                    position: i64,
+                }
+                let stored: Vec<Stored> = self.rows(
+                    "SELECT snapshot_seq, position FROM cursors WHERE id = ? AND created_at >= ?",
+                    vec![token.into(), (now_ms - CURSOR_LIFETIME_MS).into()],
+                )?;
+                let Some(c) = stored.first() else {
+                    return Err(ApiError::invalid(
+                        &["query", "continuation_token"],
+                        "Input should be a token returned by a previous page in the last 24 h",
+                        "value_error",
+                    ));
+                };
+                Cursor {
+                    snapshot_seq: c.snapshot_seq,
+                    offset: c.position,
+                }
+            }
+        };
+        let (sql, params) = page_sql(q, cursor);
+        let bindings = params
+            .into_iter()
+            .map(|p| match p {
+                Param::Text(t) => SqlStorageValue::from(t),
+                Param::Int(i) => SqlStorageValue::from(i),
+            })
+            .collect();
+        let mut rows: Vec<Row> = self.rows(&sql, bindings)?;
+        let next = next_cursor(q, cursor, rows.len());
+        rows.truncate(q.limit.max(0) as usize);
+        let continuation_token = match next {
+            Some(c) => {
+                #[derive(Deserialize)]
+                struct Id {
+                    id: i64,
+                }
+                let ids: Vec<Id> = self.rows(
+                    "INSERT INTO cursors (snapshot_seq, position, created_at) VALUES (?, ?, ?) RETURNING id",
+                    vec![c.snapshot_seq.into(), c.offset.into(), now_ms.into()],
+                )?;
+                Some(
+                    ids.first()
+                        .map(|i| i.id)
+                        .ok_or_else(|| internal("cursor not stored"))?,
+                )
+            }
+            None => None,
+        };
+        Ok(Page {
+            webhook_deliveries: self.views(rows, false)?,
+            has_more: continuation_token.is_some(),
+            continuation_token,
+        })
+    }
+
+    /// One delivery with every attempt, the receivers' answers included.
+    pub fn get(&self, id: &str) -> Result<Option<DeliveryView>, ApiError> {
+        let rows: Vec<Row> = self.rows(
+            "SELECT seq, id, type, state, next_retry_at, dual_signed, created_at, body FROM deliveries WHERE id = ?",
+            vec![id.into()],
+        )?;
+        Ok(self.views(rows, true)?.pop())
+    }
+
+    /// Puts a failed delivery back in the queue for now, with a fresh retry
+    /// budget. 404 when the log has no such delivery, 409 when it is not failed.
+    pub fn reopen_failed(&self, id: &str, now_ms: i64) -> Result<(), ApiError> {
+        #[derive(Deserialize)]
+        struct Current {
+            state: String,
+        }
+        let current: Vec<Current> =
+            self.rows("SELECT state FROM deliveries WHERE id = ?", vec![id.into()])?;
+        match current.first().map(|c| c.state.as_str()) {
+            None => Err(ApiError::NotFound(format!(
+                "webhook delivery {id} not found"
+            ))),
+            Some("failed") => self.exec(
+                "UPDATE deliveries SET state = 'pending', round_start = attempt_count, due_at = ?, \
+                 next_retry_at = NULL, updated_at = ? WHERE id = ?",
+                vec![now_ms.into(), now_ms.into(), id.into()],
+            ),
+            Some(_) => Err(ApiError::Conflict(format!(
+                "webhook delivery {id} is not failed; only failed deliveries can be retried"
+            ))),
+        }
+    }
+
+    fn views(&self, rows: Vec<Row>, detail: bool) -> Result<Vec<DeliveryView>, ApiError> {
+        if rows.is_empty() {
+            return Ok(vec![]);
+        }
+        let seqs = json_list(rows.iter().map(|r| r.seq))?;
+        let attempts: Vec<AttemptRow> = self.rows(
+            "SELECT delivery_seq, attempted_at, status_code, duration_ms, error, answer, answer_truncated FROM attempts \
+             WHERE delivery_seq IN (SELECT value FROM json_each(?)) ORDER BY delivery_seq, attempt_no",
+            vec![seqs.into()],
+        )?;
+        rows.into_iter()
+            .map(|r| {
+                let state = State::parse(&r.state).ok_or_else(|| {
+                    internal(format!("delivery {} has state {:?}", r.id, r.state))
+                })?;
+                let webhook_content = serde_json::from_str(&r.body)
+                    .map_err(|e| internal(format!("delivery {} body: {e}", r.id)))?;
+                Ok(DeliveryView {
+                    delivery_attempts: attempts
+                        .iter()
+                        .filter(|a| a.delivery_seq == r.seq)
+                        .map(|a| AttemptView {
+                            delivery_time: rfc3339_ms(a.attempted_at),
+                            status_code: a.status_code as u16,
+                            duration_ms: a.duration_ms,
+                            error: a.error.clone(),
+                            response_body: if detail { a.answer.clone() } else { None },
+                            response_body_truncated: if detail {
+                                a.answer_truncated.map(|t| t != 0)
+                            } else {
+                                None
+                            },
+                        })
+                        .collect(),
+                    webhook_content,
+                    id: r.id,
+                    event_type: r.event_type,
+                    status: state.status().to_string(),
+                    dual_signed: r.dual_signed != 0,
+                    created_at: rfc3339_ms(r.created_at),
+                    state,
+                    next_retry_at: r.next_retry_at.map(rfc3339_ms),
+                })
+            })
+            .collect()
+    }
+
+    fn value(&self, query: &str) -> Result<Option<i64>, ApiError> {
+        let rows: Vec<Value> = self.rows(query, vec![])?;
+        Ok(rows.first().and_then(|r| r.v))
+    }
+
+    fn rows<T: DeserializeOwned>(
+        &self,
+        query: &str,
+        bindings: Vec<SqlStorageValue>,
+    ) -> Result<Vec<T>, ApiError> {
+        self.sql
+            .exec(query, bindings)
+            .and_then(|c| c.to_array())
+            .map_err(|e| internal(format!("{e} in: {query}")))
+    }
+
+    fn exec(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<(), ApiError> {
+        self.rows::<IgnoredAny>(query, bindings).map(drop)
+    }
+}
+
+fn json_list(values: impl Iterator<Item = i64>) -> Result<String, ApiError> {
+    serde_json::to_string(&values.collect::<Vec<_>>()).map_err(internal)
+}

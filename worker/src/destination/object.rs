@@ -1,0 +1,55 @@
+//! The Durable Object of one webhook destination: a thin shell over
+//! [`Destination`](super::engine::Destination) that decodes each command,
+//! runs it, and replies with its result; its alarm runs the delivery run.
+
+use super::Command;
+use super::engine::Destination;
+use crate::objects::{command, reply};
+use worker::{DurableObject, Env, Request, Response, Result, State, durable_object};
+
+#[durable_object]
+pub struct DestinationObject(Destination);
+
+impl DurableObject for DestinationObject {
+    fn new(state: State, env: Env) -> Self {
+        DestinationObject(Destination::new(state, env))
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let d = &self.0;
+        let cmd = match command::<Command>(&mut req).await {
+            Ok(c) => c,
+            Err(e) => return reply::<()>(Err(e)),
+        };
+        match cmd {
+            Command::Init {
+                secret,
+                now_ms,
+                config,
+            } => reply(d.init(secret, now_ms, config).await),
+            Command::Update {
+                id,
+                org_id,
+                changes,
+            } => reply(d.update(&id, &org_id, &changes).await),
+            Command::Delete { id, org_id } => reply(d.delete(&id, &org_id).await),
+            Command::Rotate { id, org_id } => reply(d.rotate(&id, &org_id).await),
+            Command::Enqueue { delivery } => reply(d.enqueue(&delivery).await),
+            Command::List { query } => reply(d.list(&query).await),
+            Command::Get { delivery_id } => reply(d.get(&delivery_id).await),
+            Command::Retry { delivery_id } => reply(d.retry(&delivery_id).await),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        match self.0.run().await {
+            Ok(()) => Response::empty(),
+            Err(e) => {
+                worker::console_error!("delivery run failed, the platform retries it: {e:?}");
+                Err(worker::Error::RustError(format!(
+                    "delivery run failed: {e:?}"
+                )))
+            }
+        }
+    }
+}

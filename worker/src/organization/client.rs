@@ -1,0 +1,57 @@
+//! The typed client of an organization's object.
+
+use super::{Command, Published};
+use crate::http::internal;
+use crate::objects::call;
+use edgehook_core::error::ApiError;
+use worker::{Env, Stub};
+
+pub struct OrganizationClient {
+    org_id: String,
+    stub: Stub,
+}
+
+impl OrganizationClient {
+    /// The client of organization `org_id`'s object. Only organizations that
+    /// exist get one: callers come through authentication or the operator.
+    pub fn new(env: &Env, org_id: &str) -> Result<Self, ApiError> {
+        let stub = env
+            .durable_object("ORGANIZATIONS")
+            .and_then(|ns| ns.get_by_name(org_id))
+            .map_err(internal)?;
+        Ok(OrganizationClient {
+            org_id: org_id.to_string(),
+            stub,
+        })
+    }
+
+    pub async fn publish(
+        &self,
+        event_type: &str,
+        body: String,
+        idempotency_key: Option<&str>,
+    ) -> Result<Published, ApiError> {
+        call(
+            &self.stub,
+            &Command::Publish {
+                org_id: self.org_id.clone(),
+                event_type: event_type.to_string(),
+                body,
+                idempotency_key: idempotency_key.map(str::to_string),
+            },
+        )
+        .await
+    }
+
+    /// Tells the organization's object that its routing table changed. A
+    /// failure is logged and left to the table's time limit
+    /// (`ROUTING_TTL_MS`): the change itself already happened in D1.
+    pub async fn routes_changed(&self) {
+        if let Err(e) = call::<_, ()>(&self.stub, &Command::RoutesChanged).await {
+            worker::console_error!(
+                "organization {}: routing change not signalled ({e:?}); it applies within the routing TTL",
+                self.org_id
+            );
+        }
+    }
+}
