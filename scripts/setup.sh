@@ -39,7 +39,8 @@ if [ ! -x node_modules/.bin/wrangler ] || [ "$(cat node_modules/.edgehook-lock 2
   # `npm ci` refuses this lock: the registry mirror lacks the optional macOS/Windows
   # builds of workerd. `npm install` installs exactly the locked versions all the same.
   npm install --no-audit --no-fund --loglevel=error
-  echo "$lock_sum" > node_modules/.edgehook-lock
+  # npm may rewrite the lock (optional builds of other platforms): record what it left.
+  sha256sum package-lock.json | cut -d' ' -f1 > node_modules/.edgehook-lock
 fi
 
 # Python: the end-to-end tests and Amigo's official SDK.
