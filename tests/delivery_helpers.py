@@ -30,14 +30,11 @@ from receiver import ReceivedRequest
 
 # Retries after 1 s each (5 of them at most); rate limits off so tests can poll
 # the delivery records as often as they need; dual signing short enough to see
-# it stop; retention short enough to see the scheduled job purge (the job runs
-# only when a test asks for it).
+# it stop. (The retention test starts a Worker of its own with a short one.)
 DUAL_SIGNING_SECONDS = 4
-RETENTION_SECONDS = 8
 ENGINE_VARS = {
     "EDGEHOOK_RETRY_SCHEDULE_SECONDS": "1,1,1,1,1",
     "EDGEHOOK_DUAL_SIGNING_SECONDS": str(DUAL_SIGNING_SECONDS),
-    "EDGEHOOK_DELIVERY_RETENTION_SECONDS": str(RETENTION_SECONDS),
     "EDGEHOOK_RATE_LIMIT_PER_MINUTE": "0",
     "EDGEHOOK_RATE_LIMIT_SLOW_PER_MINUTE": "0",
 }

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from delivery_helpers import (CONVERSATION, KEY_EXPIRY, RETENTION_SECONDS,  # noqa: F401
+from delivery_helpers import (CONVERSATION, KEY_EXPIRY,  # noqa: F401
                               conversation_event, deliveries_path, engine, list_deliveries, org,
                               parse_time, publish, verify_webhooks, wait_for_state)
 from harness import admin, new_user

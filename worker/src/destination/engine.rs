@@ -321,7 +321,7 @@ impl Destination {
     }
 
     /// Sets the alarm for the earliest of: the next due delivery (unless
-    /// paused) and the moment the oldest delivery passes retention.
+    /// paused) and the moment the oldest finished delivery passes retention.
     async fn set_next_alarm(&self) -> Result<(), ApiError> {
         let Some(dest) = self.config().await? else {
             return Ok(());
@@ -334,7 +334,7 @@ impl Destination {
             None
         };
         let expiry = log
-            .oldest()?
+            .oldest_finished()?
             .map(|t| t + settings.delivery_retention_seconds * 1000);
         let next = match (due, expiry) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -199,17 +199,19 @@ impl Log {
         self.value("SELECT MIN(due_at) AS v FROM deliveries WHERE due_at IS NOT NULL")
     }
 
-    /// When the oldest delivery in the log was created.
-    pub fn oldest(&self) -> Result<Option<i64>, ApiError> {
-        self.value("SELECT MIN(created_at) AS v FROM deliveries")
+    /// When the oldest finished delivery in the log was created.
+    pub fn oldest_finished(&self) -> Result<Option<i64>, ApiError> {
+        self.value("SELECT MIN(created_at) AS v FROM deliveries WHERE due_at IS NULL")
     }
 
-    /// Deletes up to `limit` deliveries created before `cutoff_ms` with their
-    /// attempts, and cursors older than their lifetime. Returns how many
-    /// deliveries went.
+    /// Deletes up to `limit` finished deliveries created before `cutoff_ms`
+    /// with their attempts, and cursors older than their lifetime. A delivery
+    /// still queued (a paused destination's) is kept until it is finished.
+    /// Returns how many deliveries went.
     pub fn purge(&self, cutoff_ms: i64, now_ms: i64, limit: i64) -> Result<usize, ApiError> {
         let old: Vec<Value> = self.rows(
-            "SELECT seq AS v FROM deliveries WHERE created_at < ? ORDER BY created_at LIMIT ?",
+            "SELECT seq AS v FROM deliveries WHERE created_at < ? AND due_at IS NULL \
+             ORDER BY created_at LIMIT ?",
             vec![cutoff_ms.into(), limit.into()],
         )?;
         if !old.is_empty() {
