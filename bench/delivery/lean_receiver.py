@@ -1,7 +1,8 @@
 """A lean webhook receiver for throughput runs: asyncio, HTTP/1.1 keep-alive,
 records each webhook's id and arrival time and answers 200. It costs the
 machine far less than a threaded test receiver, so the benchmark measures
-edgehook rather than its receiver."""
+edgehook rather than its receiver. It answers every path, so one receiver
+can stand behind many destinations (webhook ids tell their deliveries apart)."""
 
 from __future__ import annotations
 
