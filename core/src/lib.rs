@@ -21,6 +21,7 @@ pub mod delivery_run;
 pub mod destination;
 pub mod error;
 pub mod event;
+pub mod event_catalog;
 pub mod event_types;
 pub mod ids;
 pub mod publish;
