@@ -1,8 +1,10 @@
 """End-to-end tests of publishing events (`POST /v1/{org}/webhook_event/`):
 fan-out to the destinations that accept the type (never to paused or deleted
 ones), the body delivered byte for byte and verified by Amigo's SDK,
-standardwebhooks and edgehook's own SDK, the Idempotency-Key, and the 413,
-422 and 403 answers.
+standardwebhooks and edgehook's own SDK, the Idempotency-Key (exact under
+concurrency, 409 for another body), the publish quota's 429, how soon a
+destination change reaches publishing, the 413, 422 and 403 answers; and a
+destination's test event and the event-type catalog.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
+
 from delivery_helpers import (CONVERSATION, KEY_EXPIRY, RESOURCE, conversation_event, engine,  # noqa: F401
                               org, publish, publish_raw, resource_event,
                               verify_webhooks, wait_for_state)
-from harness import ALL_PERMISSIONS, SEND_EVENT, new_tenant, new_user
+from harness import ALL_PERMISSIONS, GET_DESTINATION, SEND_EVENT, new_tenant, new_user
 from receiver import Receiver
 
 
@@ -293,3 +297,63 @@ def test_publish_quota_answers_429_with_retry_after(make_worker):
             other.close()
     finally:
         org.close()
+
+
+def test_a_test_event_is_a_signed_example_recorded_like_any_delivery(org):
+    with Receiver() as rx:
+        # The destination accepts another type: a test event goes to it all the same.
+        dest, secret = org.create_destination(url=rx.url, accepted_types=[RESOURCE])
+        r = org.client.post(org.destination_path(dest, "/test"), json={"type": CONVERSATION})
+        assert r.status_code == 202, r.text
+        assert set(r.json()) == {"delivery_id"}
+        delivery_id = r.json()["delivery_id"]
+        [req] = rx.wait_for(1, timeout=20)
+        [verified] = verify_webhooks([req], secret)
+        assert req.header("webhook-id") == delivery_id
+        body = json.loads(req.body)
+        assert body["type"] == CONVERSATION and body["org_id"] == org.org_id
+        catalog = org.client.get(f"/v1/{org.org_id}/event_type/").json()["event_types"]
+        example = next(t["example"] for t in catalog if t["type"] == CONVERSATION)
+        assert body == {**example, "org_id": org.org_id}
+        d = wait_for_state(org, dest, delivery_id, "success", timeout=20)
+        assert d["type"] == CONVERSATION and d["webhook_content"] == body
+
+        for bad in ({}, {"type": "no-such-type"}, {"type": 3}):
+            r = org.client.post(org.destination_path(dest, "/test"), json=bad)
+            assert r.status_code == 422, (bad, r.text)
+            assert r.json()["detail"][0]["loc"] == ["body", "type"]
+        r = org.client.post(org.destination_path("a" * 24, "/test"), json={"type": CONVERSATION})
+        assert r.status_code == 404, r.text
+        rx.assert_quiet(1, 1)
+
+
+def test_test_events_need_the_update_permission(engine, org):
+    reader = new_user(engine, org.org_id, permissions=[GET_DESTINATION])
+    try:
+        dest, _ = org.create_destination(accepted_types=[CONVERSATION])
+        r = reader.client.post(org.destination_path(dest, "/test"), json={"type": CONVERSATION})
+        assert r.status_code == 403, r.text
+        # Reading the catalog needs only the read permission.
+        r = reader.client.get(f"/v1/{org.org_id}/event_type/")
+        assert r.status_code == 200, r.text
+    finally:
+        reader.close()
+
+
+def test_the_catalog_describes_every_type_and_feeds_the_openapi_document(engine, org):
+    r = org.client.get(f"/v1/{org.org_id}/event_type/")
+    assert r.status_code == 200, r.text
+    catalog = r.json()["event_types"]
+    assert [t["type"] for t in catalog] == [CONVERSATION, KEY_EXPIRY, RESOURCE]
+    served = httpx.get(engine.url + "/openapi.json", timeout=30).json()
+    for t in catalog:
+        assert t["description"] and t["example"]["type"] == t["type"]
+        for field in t["schema"]["required"]:
+            assert field in t["example"], (t["type"], field)
+        name = "".join(p.capitalize() for p in t["type"].split("-")) + "Event"
+        documented = served["components"]["schemas"][name]
+        assert documented["required"] == t["schema"]["required"]
+        assert documented["example"] == t["example"]
+    # The catalog is the organization's: it needs credentials.
+    r = httpx.get(engine.url + f"/v1/{org.org_id}/event_type/", timeout=30)
+    assert r.status_code == 401

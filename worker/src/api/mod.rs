@@ -14,8 +14,7 @@ use worker::{Env, Request, Response};
 pub async fn dispatch(req: Request, env: &Env, m: &Matched) -> Result<Response, ApiError> {
     match m.spec.route {
         Route::OpenApi => {
-            let mut resp =
-                Response::ok(edgehook_core::OPENAPI_JSON).map_err(crate::http::internal)?;
+            let mut resp = Response::ok(openapi()?).map_err(crate::http::internal)?;
             resp.headers_mut()
                 .set("content-type", "application/json")
                 .map_err(crate::http::internal)?;
@@ -40,9 +39,33 @@ pub async fn dispatch(req: Request, env: &Env, m: &Matched) -> Result<Response, 
             let caller = context::enter(&req, env, m).await?;
             deliveries::handle(req, env, m, &caller).await
         }
+        Route::SendTestEvent => {
+            let caller = context::enter(&req, env, m).await?;
+            events::send_test(req, env, m, &caller).await
+        }
+        Route::ListEventTypes => {
+            context::enter(&req, env, m).await?;
+            events::catalog()
+        }
         Route::PublishEvent => {
             let caller = context::enter(&req, env, m).await?;
             events::handle(req, env, &caller).await
         }
     }
+}
+
+/// The OpenAPI document with the event catalog's schemas, built once per isolate.
+fn openapi() -> Result<String, ApiError> {
+    thread_local! {
+        static DOC: std::cell::OnceCell<String> = const { std::cell::OnceCell::new() };
+    }
+    if let Some(doc) = DOC.with(|d| d.get().cloned()) {
+        return Ok(doc);
+    }
+    let doc = edgehook_core::event_catalog::with_event_schemas(edgehook_core::OPENAPI_JSON)
+        .map_err(ApiError::Internal)?;
+    DOC.with(|d| {
+        let _ = d.set(doc.clone());
+    });
+    Ok(doc)
 }
