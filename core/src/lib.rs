@@ -8,6 +8,7 @@
 //! - [`auth`]: credentials in headers, permissions, API keys and JWTs.
 //! - [`rate_limit`]: the sliding-window limiter that the rate-limit object runs.
 //! - [`settings`]: the worker's settings and their defaults.
+//! - [`request_body`]: a request body read with a cap.
 //! - [`time`]: RFC 3339 formatting used in every response.
 
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod event;
 pub mod event_types;
 pub mod ids;
 pub mod rate_limit;
+pub mod request_body;
 pub mod routes;
 pub mod secrets;
 pub mod settings;
