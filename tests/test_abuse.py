@@ -6,6 +6,7 @@ each with a test that fails on the code before the fix.
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import threading
 import time
@@ -154,3 +155,23 @@ def test_a_large_chunked_body_is_cut_without_being_held(make_worker):
         assert grew_mib < 32, f"the runtime grew by {grew_mib:.0f} MiB for a refused body"
     finally:
         t.close()
+
+
+# --- 8. organization oracle -------------------------------------------------
+
+def test_a_token_on_another_organization_cannot_tell_whether_it_exists(worker, tenant):
+    """A valid token on another organization's paths: the same 404, naming the
+    path's organization, whether that organization exists or not."""
+    other = new_tenant(worker)
+    try:
+        did, _ = other.create_destination()
+        missing = "no-such-org-" + secrets.token_hex(4)
+        for path in ["/v1/{org}/webhook_destination/", f"/v1/{{org}}/webhook_destination/{did}"]:
+            existing = tenant.client.get(path.format(org=other.org_id))
+            unknown = tenant.client.get(path.format(org=missing))
+            assert (existing.status_code, unknown.status_code) == (404, 404), \
+                (existing.text, unknown.text)
+            assert existing.text.replace(other.org_id, missing) == unknown.text
+        assert other.client.get(other.destination_path(did)).status_code == 200
+    finally:
+        other.close()

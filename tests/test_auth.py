@@ -229,8 +229,8 @@ def test_token_expires_after_the_configured_ttl(make_worker):
 # --- organizations are isolated -----------------------------------------------
 
 def test_token_of_one_organization_never_reaches_another(worker, tenant):
-    """A's token on B's paths: 403 while B exists, 404 for an unknown org; A's
-    own paths never show or change B's destinations."""
+    """A's token on B's paths: 404, as for an organization that does not exist;
+    A's own paths never show or change B's destinations."""
     a = tenant
     b = new_tenant(worker)
     try:
@@ -238,7 +238,7 @@ def test_token_of_one_organization_never_reaches_another(worker, tenant):
         a_id, _ = a.create_destination(name="a-only")
         b_before = b.client.get(b.destination_path(b_id)).json()
 
-        # A's token on B's organization paths: 403 on every endpoint.
+        # A's token on B's organization paths: 404 on every endpoint.
         on_b = [
             a.client.get(b.destinations_path),
             a.client.get(b.destinations_path, params={"id": b_id}),
@@ -248,7 +248,7 @@ def test_token_of_one_organization_never_reaches_another(worker, tenant):
             a.client.post(b.destination_path(b_id, "/rotate-secret")),
             a.client.delete(b.destination_path(b_id)),
         ]
-        assert [r.status_code for r in on_b] == [403] * len(on_b), [r.text for r in on_b]
+        assert [r.status_code for r in on_b] == [404] * len(on_b), [r.text for r in on_b]
 
         # A's token on its own paths naming B's destination: not found.
         on_a = [
@@ -279,7 +279,7 @@ def test_basic_credentials_of_one_organization_on_another_are_refused(worker, te
         b_id, _ = b.create_destination()
         r = httpx.get(f"{worker.url}{b.destination_path(b_id)}", timeout=30, headers={
             "Authorization": basic(f"{tenant.org_id}_{tenant.user_id}", tenant.token)})
-        assert r.status_code == 403, r.text
+        assert r.status_code == 404, r.text
         r = httpx.get(f"{worker.url}{b.destination_path(b_id)}", timeout=30, headers={
             "Authorization": basic(f"{b.org_id}_{tenant.user_id}", tenant.token)})
         assert r.status_code == 401, r.text

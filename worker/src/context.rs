@@ -49,13 +49,12 @@ pub async fn enter(req: &Request, env: &Env, m: &Matched) -> Result<Caller, ApiE
     )?;
     let org_id = m.param("organization").to_string();
     if principal.org_id != org_id {
-        // A token only ever acts in the organization that issued it; whether the
-        // other organization exists decides between 404 and 403.
-        return Err(if store::organizations::exists(env, &org_id).await? {
-            ApiError::Forbidden("the token was not issued by this organization".into())
-        } else {
-            ApiError::NotFound(format!("organization {org_id} not found"))
-        });
+        // A token only ever acts in the organization that issued it. Every other
+        // organization is "not found", existing or not, so a token learns nothing
+        // about which organizations exist.
+        return Err(ApiError::NotFound(format!(
+            "organization {org_id} not found"
+        )));
     }
     m.check_params()?;
     if let Some(permission) = m.spec.permission {
