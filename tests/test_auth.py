@@ -81,10 +81,36 @@ def test_sign_in_with_an_expired_key_is_401(worker, tenant):
     assert r.status_code == 401, r.text
 
 
-def test_sign_in_to_an_unknown_organization_is_404(worker, tenant):
+def test_a_token_expires_with_its_key(worker, tenant):
+    """A key that expires before the token TTL caps its tokens: the sign-in
+    answer and the token's `exp` say the key's expiry, and the token answers
+    401 from then on."""
+    expiry = (datetime.now(timezone.utc) + timedelta(seconds=8)).replace(microsecond=0)
+    with admin(worker) as op:
+        r = op.post(f"/admin/v1/organizations/{tenant.org_id}/users/{tenant.user_id}/api_keys",
+                    json={"expires_at": expiry.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        assert r.status_code == 201, r.text
+        key = r.json()
+    r = sign_in(worker, tenant.org_id, tenant.user_id, key["api_key_id"], key["api_key"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert parse_utc(body["expires_at"]) == expiry
+    assert token_claims(body["id_token"])["exp"] == int(expiry.timestamp())
+    headers = {"Authorization": f"Bearer {body['id_token']}"}
+    assert get_list(tenant, headers).status_code == 200
+    time.sleep(max(0.0, (expiry - datetime.now(timezone.utc)).total_seconds()) + 1)
+    r = get_list(tenant, headers)
+    assert r.status_code == 401, r.text
+
+
+def test_sign_in_to_an_unknown_organization_is_401_like_a_bad_key(worker, tenant):
     r = sign_in(worker, "no-such-org-" + tenant.org_id[:8], tenant.user_id,
                 tenant.api_key_id, tenant.api_key)
-    assert r.status_code == 404, r.text
+    assert r.status_code == 401, r.text
+    bad_key = sign_in(worker, tenant.org_id, tenant.user_id, tenant.api_key_id,
+                      "ehk_not-the-key")
+    assert bad_key.status_code == 401, bad_key.text
+    assert r.json() == bad_key.json()
 
 
 @pytest.mark.parametrize("missing", ["x-api-key", "x-api-key-id", "x-user-id"])
@@ -229,8 +255,8 @@ def test_token_expires_after_the_configured_ttl(make_worker):
 # --- organizations are isolated -----------------------------------------------
 
 def test_token_of_one_organization_never_reaches_another(worker, tenant):
-    """A's token on B's paths: 403 while B exists, 404 for an unknown org; A's
-    own paths never show or change B's destinations."""
+    """A's token on B's paths: 404, as for an organization that does not exist;
+    A's own paths never show or change B's destinations."""
     a = tenant
     b = new_tenant(worker)
     try:
@@ -238,7 +264,7 @@ def test_token_of_one_organization_never_reaches_another(worker, tenant):
         a_id, _ = a.create_destination(name="a-only")
         b_before = b.client.get(b.destination_path(b_id)).json()
 
-        # A's token on B's organization paths: 403 on every endpoint.
+        # A's token on B's organization paths: 404 on every endpoint.
         on_b = [
             a.client.get(b.destinations_path),
             a.client.get(b.destinations_path, params={"id": b_id}),
@@ -248,7 +274,7 @@ def test_token_of_one_organization_never_reaches_another(worker, tenant):
             a.client.post(b.destination_path(b_id, "/rotate-secret")),
             a.client.delete(b.destination_path(b_id)),
         ]
-        assert [r.status_code for r in on_b] == [403] * len(on_b), [r.text for r in on_b]
+        assert [r.status_code for r in on_b] == [404] * len(on_b), [r.text for r in on_b]
 
         # A's token on its own paths naming B's destination: not found.
         on_a = [
@@ -279,7 +305,7 @@ def test_basic_credentials_of_one_organization_on_another_are_refused(worker, te
         b_id, _ = b.create_destination()
         r = httpx.get(f"{worker.url}{b.destination_path(b_id)}", timeout=30, headers={
             "Authorization": basic(f"{tenant.org_id}_{tenant.user_id}", tenant.token)})
-        assert r.status_code == 403, r.text
+        assert r.status_code == 404, r.text
         r = httpx.get(f"{worker.url}{b.destination_path(b_id)}", timeout=30, headers={
             "Authorization": basic(f"{b.org_id}_{tenant.user_id}", tenant.token)})
         assert r.status_code == 401, r.text

@@ -6,14 +6,19 @@
 //! - [`destination`]: validation of destination bodies and the shapes the API returns.
 //! - [`url_safety`]: which destination URLs may be called.
 //! - [`auth`]: credentials in headers, permissions, API keys and JWTs.
+//! - [`api_key`]: a key's expiry, its tokens' expiry, revocation reaching isolates.
+//! - [`signin`]: which key sign-in accepts and how its failures are counted.
 //! - [`rate_limit`]: the sliding-window limiter that the rate-limit object runs.
 //! - [`delivery`], [`delivery_run`]: the delivery state machine and the
 //!   bookkeeping of one attempt in a destination's log.
 //! - [`deliveries_query`]: the delivery query, its paging and its SQL.
 //! - [`publish`]: the publish quota, idempotency keys and routing by event type.
 //! - [`settings`]: the worker's settings and their defaults.
+//! - [`health`]: which settings, secrets and bindings a deployment lacks.
+//! - [`request_body`]: a request body read with a cap.
 //! - [`time`]: RFC 3339 formatting used in every response.
 
+pub mod api_key;
 pub mod auth;
 pub mod deliveries_query;
 pub mod delivery;
@@ -23,12 +28,15 @@ pub mod error;
 pub mod event;
 pub mod event_catalog;
 pub mod event_types;
+pub mod health;
 pub mod ids;
 pub mod publish;
 pub mod rate_limit;
+pub mod request_body;
 pub mod routes;
 pub mod secrets;
 pub mod settings;
+pub mod signin;
 pub mod time;
 pub mod url_safety;
 

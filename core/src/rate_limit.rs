@@ -43,6 +43,18 @@ impl Window {
             .back()
             .is_none_or(|&t| t <= now_ms - WINDOW_MS)
     }
+
+    /// What [`Window::admit`] would answer at `now_ms`, without counting the
+    /// request: a check before work whose outcome decides whether it counts.
+    pub fn check(&self, now_ms: i64, limit: u32) -> Result<(), u64> {
+        self.clone().admit(now_ms, limit)
+    }
+
+    /// When the window becomes idle (its newest request leaves it), so its
+    /// holder can forget it then; `None` when nothing was admitted.
+    pub fn idle_at(&self) -> Option<i64> {
+        self.admitted.back().map(|&t| t + WINDOW_MS)
+    }
 }
 
 #[cfg(test)]
@@ -70,6 +82,32 @@ mod tests {
         assert!(w.admit(60_001, 5).is_err());
         assert!(!w.is_idle(100_000));
         assert!(w.is_idle(200_000));
+    }
+
+    #[test]
+    fn a_check_answers_as_admit_would_without_counting() {
+        let mut w = Window::default();
+        for i in 0..3 {
+            assert_eq!(w.check(i, 3), Ok(()));
+            w.admit(i, 3).unwrap();
+        }
+        let before = w.clone();
+        assert_eq!(w.check(10, 3), Err(60));
+        assert_eq!(w.check(10, 3), w.clone().admit(10, 3));
+        assert_eq!(w.check(60_000, 3), Ok(()));
+        assert_eq!(w, before);
+    }
+
+    #[test]
+    fn the_window_is_idle_a_minute_after_its_newest_request() {
+        let mut w = Window::default();
+        assert_eq!(w.idle_at(), None);
+        assert!(w.is_idle(0));
+        w.admit(1_000, 5).unwrap();
+        w.admit(2_000, 5).unwrap();
+        assert_eq!(w.idle_at(), Some(62_000));
+        assert!(!w.is_idle(61_999));
+        assert!(w.is_idle(62_000));
     }
 
     #[test]

@@ -25,9 +25,11 @@ pub enum Route {
     AdminCreateOrganization,
     AdminCreateUser,
     AdminCreateApiKey,
+    AdminRevokeApiKey,
     AdminGetMaintenance,
     AdminSetMaintenance,
     OpenApi,
+    Health,
 }
 
 /// Which limit a route's calls count against.
@@ -187,6 +189,13 @@ pub const ROUTES: &[RouteSpec] = &[
         RateClass::None,
     ),
     spec(
+        Route::AdminRevokeApiKey,
+        "DELETE",
+        "/admin/v1/organizations/{organization}/users/{user}/api_keys/{key_id}",
+        None,
+        RateClass::None,
+    ),
+    spec(
         Route::AdminGetMaintenance,
         "GET",
         "/admin/v1/maintenance",
@@ -207,6 +216,7 @@ pub const ROUTES: &[RouteSpec] = &[
         None,
         RateClass::None,
     ),
+    spec(Route::Health, "GET", "/healthz", None, RateClass::None),
 ];
 
 /// A request matched to a route, with its path parameters in order.
@@ -361,6 +371,35 @@ mod tests {
         assert_eq!(
             match_route("GET", "/v1//webhook_destination/"),
             Err(NoRoute::NotFound)
+        );
+    }
+
+    #[test]
+    fn revocation_names_the_organization_user_and_key() {
+        let m = match_route(
+            "DELETE",
+            &format!("/admin/v1/organizations/acme/users/ann/api_keys/{ID}"),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                m.spec.route,
+                m.param("organization"),
+                m.param("user"),
+                m.param("key_id")
+            ),
+            (Route::AdminRevokeApiKey, "acme", "ann", ID)
+        );
+        assert_eq!(m.spec.rate, RateClass::None);
+    }
+
+    #[test]
+    fn health_is_a_plain_get() {
+        let m = match_route("GET", "/healthz").unwrap();
+        assert_eq!((m.spec.route, m.spec.permission), (Route::Health, None));
+        assert_eq!(
+            match_route("POST", "/healthz"),
+            Err(NoRoute::MethodNotAllowed)
         );
     }
 

@@ -2,7 +2,12 @@
 //! in one place. Internal errors are logged here and answered opaquely.
 
 use edgehook_core::error::ApiError;
+use edgehook_core::request_body::CappedBody;
 use serde::Serialize;
+use worker::js_sys::Uint8Array;
+use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::{ReadableStreamDefaultReader, ReadableStreamReadResult};
 use worker::{Request, Response, Result};
 
 /// Converts a runtime error into an internal API error, keeping the detail for the log.
@@ -39,18 +44,33 @@ pub fn no_content() -> Result<Response, ApiError> {
 /// Largest request body any endpoint reads.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// Reads the request body, refusing bodies over `limit` bytes with 413.
+/// Reads the request body as a stream, refusing with 413 a body over `limit`
+/// bytes as soon as a chunk takes it past the limit (or at once when its
+/// `Content-Length` says so): the rest is never read, and the body never takes
+/// more memory than the limit plus one chunk. What is left of the body is
+/// dropped by the runtime once the answer is sent.
 pub async fn body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
-    if let Some(len) = header(req, "content-length").and_then(|v| v.parse::<usize>().ok()) {
-        if len > limit {
-            return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+    let mut capped = CappedBody::new(limit, header(req, "content-length").as_deref())?;
+    let Some(stream) = req.inner().body() else {
+        return Ok(capped.into_bytes());
+    };
+    let unreadable = |_| ApiError::BadRequest("the request body could not be read".into());
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let read = async {
+        loop {
+            let next: ReadableStreamReadResult = JsFuture::from(reader.read())
+                .await
+                .map_err(unreadable)?
+                .unchecked_into();
+            if next.get_done().unwrap_or(true) {
+                return Ok(());
+            }
+            capped.push(&Uint8Array::new(&next.get_value()).to_vec())?;
         }
-    }
-    let bytes = req.bytes().await.map_err(internal)?;
-    if bytes.len() > limit {
-        return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
-    }
-    Ok(bytes)
+    };
+    let outcome = read.await;
+    reader.release_lock();
+    outcome.map(|()| capped.into_bytes())
 }
 
 /// Reads a body that may be empty (operator calls with all-default fields).

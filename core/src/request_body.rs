@@ -1,0 +1,110 @@
+//! A request body read with a cap: the worker feeds it the body's chunks as
+//! they arrive and stops at the first one that would pass the limit, so a body
+//! never takes more memory than the limit plus the chunk in hand, whether or
+//! not it declared its length.
+
+use crate::error::ApiError;
+
+/// The body read so far, never longer than its limit.
+#[derive(Debug)]
+pub struct CappedBody {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl CappedBody {
+    /// Starts reading a body of at most `limit` bytes. A `Content-Length` over
+    /// the limit is refused (413) before anything is read; a declared length
+    /// only sizes the buffer (never past the limit), it is not trusted.
+    pub fn new(limit: usize, content_length: Option<&str>) -> Result<Self, ApiError> {
+        let declared = content_length
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+            .map(|v| v.parse::<usize>().unwrap_or(usize::MAX));
+        if declared.is_some_and(|len| len > limit) {
+            return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+        }
+        let capacity = declared.unwrap_or(0).min(limit);
+        Ok(Self {
+            bytes: Vec::with_capacity(capacity),
+            limit,
+        })
+    }
+
+    /// Adds the next chunk; 413 when it would take the body past the limit,
+    /// and then nothing of it is kept.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
+        if chunk.len() > self.limit - self.bytes.len() {
+            return Err(ApiError::PayloadTooLarge {
+                limit_bytes: self.limit,
+            });
+        }
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The whole body, once every chunk was pushed.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn too_large(r: Result<(), ApiError>) -> bool {
+        matches!(r, Err(ApiError::PayloadTooLarge { limit_bytes: 10 }))
+    }
+
+    #[test]
+    fn a_body_up_to_the_limit_is_read_whole() {
+        let mut b = CappedBody::new(10, None).unwrap();
+        b.push(b"hello").unwrap();
+        b.push(b"").unwrap();
+        b.push(b"world").unwrap();
+        assert_eq!(b.into_bytes(), b"helloworld");
+    }
+
+    #[test]
+    fn the_chunk_that_passes_the_limit_is_refused_and_not_kept() {
+        let mut b = CappedBody::new(10, None).unwrap();
+        b.push(b"0123456789").unwrap();
+        assert!(too_large(b.push(b"x")));
+        let mut b = CappedBody::new(10, None).unwrap();
+        b.push(b"01234").unwrap();
+        assert!(too_large(b.push(b"567890")));
+        assert_eq!(b.bytes.len(), 5);
+        assert!(b.bytes.capacity() <= 10);
+        // One huge chunk is refused without being copied.
+        let mut b = CappedBody::new(10, None).unwrap();
+        assert!(too_large(b.push(&[0; 1 << 20])));
+        assert!(b.bytes.capacity() <= 10);
+    }
+
+    #[test]
+    fn a_declared_length_over_the_limit_is_refused_at_once() {
+        for declared in ["11", " 11 ", "99999999999999999999999"] {
+            assert!(
+                matches!(
+                    CappedBody::new(10, Some(declared)),
+                    Err(ApiError::PayloadTooLarge { limit_bytes: 10 })
+                ),
+                "{declared}"
+            );
+        }
+        let b = CappedBody::new(10, Some("10")).unwrap();
+        assert_eq!(b.bytes.capacity(), 10);
+        // A lie or nonsense in the header does not let more through.
+        let mut b = CappedBody::new(10, Some("2")).unwrap();
+        assert!(too_large(b.push(b"0123456789a")));
+        let mut b = CappedBody::new(10, Some("lots")).unwrap();
+        assert!(too_large(b.push(b"0123456789a")));
+        assert_eq!(
+            ApiError::PayloadTooLarge { limit_bytes: 10 }
+                .to_http()
+                .status,
+            413
+        );
+    }
+}
