@@ -425,6 +425,16 @@ mod tests {
         assert!(check_idempotency_key("a b").is_err());
         assert!(check_idempotency_key(&"k".repeat(256)).is_err());
     }
+
+    #[test]
+    fn limits_are_inclusive() {
+        let mut exact = br#"{"type":"api-key-expiration-soon","pad":""#.to_vec();
+        exact.resize(MAX_EVENT_BYTES - 2, b'a');
+        exact.extend_from_slice(b"\"}");
+        assert_eq!(exact.len(), MAX_EVENT_BYTES);
+        assert_eq!(check_event(&exact).unwrap(), "api-key-expiration-soon");
+        assert!(check_idempotency_key(&"k".repeat(255)).is_ok());
+    }
 }
 
 /// Property: over random JSON documents whose member names often repeat, a body
