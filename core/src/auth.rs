@@ -431,4 +431,29 @@ mod tests {
             422
         );
     }
+
+    #[test]
+    fn constant_time_eq_compares_every_byte() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"ab", b"abc"));
+        // two differences whose bit patterns cancel out are still differences
+        assert!(!constant_time_eq(&[1, 1], &[0, 0]));
+        assert!(!constant_time_eq(b"ab", b"ba"));
+    }
+
+    #[test]
+    fn a_stored_hash_with_two_characters_swapped_does_not_match() {
+        let k = api_key_from_bytes(&[9; 32]);
+        let h = hash_api_key(&k);
+        let mut chars: Vec<char> = h.chars().collect();
+        let i = (1..chars.len())
+            .find(|&i| chars[i] != chars[i - 1])
+            .expect("a SHA-256 hex digest has two different neighbours");
+        chars.swap(i - 1, i);
+        let swapped: String = chars.into_iter().collect();
+        assert!(api_key_matches(&k, &h));
+        assert!(!api_key_matches(&k, &swapped));
+    }
 }

@@ -384,4 +384,43 @@ mod tests {
         let zero = parse(&[("limit", "0")]).unwrap();
         assert_eq!(next_cursor(&zero, first, 1), None, "limit=0 ends paging");
     }
+
+    #[test]
+    fn state_and_time_filters_are_read() {
+        let q = parse(&[
+            ("state", "retrying"),
+            ("created_before", "2026-01-02T00:00:00Z"),
+        ])
+        .unwrap();
+        assert_eq!(q.state, Some(State::Retrying));
+        assert_eq!(q.created_before_ms, Some(1_767_312_000_000));
+        assert_eq!(q.created_after_ms, None);
+        let q = parse(&[("created_after", "2026-01-02T00:00:00Z")]).unwrap();
+        assert_eq!(
+            (q.created_after_ms, q.created_before_ms),
+            (Some(1_767_312_000_000), None)
+        );
+        let ApiError::Validation(errs) = parse(&[("state", "exhausted")]).unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(errs[0].loc, vec!["query", "state"]);
+    }
+
+    #[test]
+    fn newest_first_breaks_ties_left_by_other_sort_keys() {
+        let q = parse(&[("sort_by", "+type")]).unwrap();
+        let (sql, _) = page_sql("o", "d", &q, 9);
+        assert!(
+            sql.contains("ORDER BY d.type ASC, d.created_at DESC, d.seq DESC"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn an_empty_page_has_no_more() {
+        for limit in ["0", "1", "50"] {
+            let q = parse(&[("limit", limit)]).unwrap();
+            assert!(!next_token(&q, 40, 0).0, "limit {limit}");
+        }
+    }
 }

@@ -406,4 +406,18 @@ mod tests {
         assert_eq!(State::parse("retrying"), Some(State::Retrying));
         assert_eq!(State::parse("exhausted"), None);
     }
+
+    #[test]
+    fn only_failed_attempts_record_an_error() {
+        for s in [200, 204, 299] {
+            assert_eq!(failed(s).error(), None, "{s}");
+        }
+        assert_eq!(
+            failed(300).error().unwrap(),
+            "HTTP 300: redirects are not followed"
+        );
+        assert_eq!(failed(199).error().unwrap(), "HTTP 199");
+        assert_eq!(failed(500).error().unwrap(), "HTTP 500");
+        assert_eq!(failed(503).status_code(), 503);
+    }
 }

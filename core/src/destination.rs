@@ -372,4 +372,43 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn names_are_kept_up_to_200_characters() {
+        let with_name = |name: Value| {
+            create(json!({"url": "https://example.com", "accepted_types": [], "name": name}))
+        };
+        assert_eq!(
+            with_name(json!("Orders")).unwrap().name.as_deref(),
+            Some("Orders")
+        );
+        // characters, not bytes
+        let longest = "é".repeat(MAX_NAME_LEN);
+        assert_eq!(
+            with_name(json!(longest)).unwrap().name,
+            Some(longest.clone())
+        );
+        let e = with_name(json!(format!("{longest}x"))).unwrap_err();
+        assert_eq!(locs(e), vec![vec!["body", "name"]]);
+        let e = with_name(json!(7)).unwrap_err();
+        assert_eq!(locs(e), vec![vec!["body", "name"]]);
+        let c = parse_destination_changes(br#"{"name": "Billing"}"#).unwrap();
+        assert_eq!(c.name, Some(Some("Billing".to_string())));
+    }
+
+    #[test]
+    fn changes_are_empty_only_when_nothing_changes() {
+        assert!(parse_destination_changes(b"{}").unwrap().is_empty());
+        for body in [
+            &br#"{"is_active": false}"#[..],
+            br#"{"name": null}"#,
+            br#"{"timeout_seconds": 30}"#,
+        ] {
+            assert!(
+                !parse_destination_changes(body).unwrap().is_empty(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
 }

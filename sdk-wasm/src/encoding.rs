@@ -220,4 +220,13 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn eighteen_digits_is_the_longest_timestamp() {
+        assert_eq!(
+            parse_timestamp(b"999999999999999999"),
+            Some(999_999_999_999_999_999)
+        );
+        assert_eq!(parse_timestamp(b"9999999999999999999"), None);
+    }
 }

@@ -157,4 +157,27 @@ mod tests {
         }
         assert_eq!(parse_all::<&str>(&[]).err(), Some(SecretError::NoSecret));
     }
+
+    #[test]
+    fn every_error_has_the_one_code_and_its_own_message() {
+        let messages = [
+            (SecretError::NoSecret, "no secret given"),
+            (
+                SecretError::MissingPrefix,
+                "secret does not start with whsec_",
+            ),
+            (
+                SecretError::InvalidBase64,
+                "secret is not valid base64 after whsec_",
+            ),
+            (
+                SecretError::EmptyKey,
+                "secret holds no key bytes after whsec_",
+            ),
+        ];
+        for (e, message) in messages {
+            assert_eq!(e.code(), "malformed_secret");
+            assert_eq!(e.to_string(), message);
+        }
+    }
 }

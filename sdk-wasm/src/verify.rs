@@ -502,6 +502,56 @@ mod tests {
             Some("malformed_secret")
         );
     }
+
+    #[test]
+    fn a_chosen_tolerance_admits_what_lies_within_it() {
+        let strict = verifier().with_tolerance_seconds(10);
+        for now in [NOW_MS + 10_000, NOW_MS - 10_000, NOW_MS + 9_000] {
+            assert!(
+                strict
+                    .verify(&standard(SIG, TS), BODY.as_bytes(), now)
+                    .is_ok(),
+                "{now}"
+            );
+        }
+        assert_eq!(
+            strict.verify(&standard(SIG, TS), BODY.as_bytes(), NOW_MS - 11_000),
+            Err(VerifyError::TimestampTooNew)
+        );
+    }
+
+    #[test]
+    fn every_error_says_which_check_failed() {
+        let messages = [
+            (
+                VerifyError::MissingHeader("webhook-id"),
+                "missing header webhook-id",
+            ),
+            (
+                VerifyError::MalformedTimestamp,
+                "timestamp header is not a decimal number",
+            ),
+            (
+                VerifyError::TimestampTooOld,
+                "timestamp is older than the tolerance",
+            ),
+            (
+                VerifyError::TimestampTooNew,
+                "timestamp is newer than the tolerance",
+            ),
+            (
+                VerifyError::NoMatchingSignature,
+                "no signature matches the body",
+            ),
+            (
+                VerifyError::MalformedSecret(SecretError::EmptyKey),
+                "secret holds no key bytes after whsec_",
+            ),
+        ];
+        for (e, message) in messages {
+            assert_eq!(e.to_string(), message);
+        }
+    }
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
