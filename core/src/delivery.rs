@@ -414,10 +414,15 @@ mod tests {
         }
         assert_eq!(
             failed(300).error().unwrap(),
-            "HTTP 300: redirects are not followed"
+            "redirect: HTTP 300 (redirects are not followed)"
         );
-        assert_eq!(failed(199).error().unwrap(), "HTTP 199");
-        assert_eq!(failed(500).error().unwrap(), "HTTP 500");
+        assert_eq!(
+            failed(399).error().unwrap(),
+            "redirect: HTTP 399 (redirects are not followed)"
+        );
+        assert_eq!(failed(199).error().unwrap(), "HTTP status 199");
+        assert_eq!(failed(500).error().unwrap(), "HTTP status 500");
+        assert_eq!(failed(400).error().unwrap(), "HTTP status 400");
         assert_eq!(failed(503).status_code(), 503);
     }
 }
