@@ -41,6 +41,7 @@ UPDATE_DESTINATION = "Webhook:UpdateWebhookDestination"
 DELETE_DESTINATION = "Webhook:DeleteWebhookDestination"
 GET_DELIVERIES = "Webhook:GetWebhookDeliveries"
 SEND_EVENT = "Webhook:SendWebhookEvent"
+CREATE_PORTAL_SESSION = "Webhook:CreatePortalSession"
 ALL_PERMISSIONS = (
     GET_DESTINATION,
     CREATE_DESTINATION,
@@ -48,6 +49,7 @@ ALL_PERMISSIONS = (
     DELETE_DESTINATION,
     GET_DELIVERIES,
     SEND_EVENT,
+    CREATE_PORTAL_SESSION,
 )
 
 WEBHOOK_TYPES = (
@@ -130,6 +132,8 @@ def wrangler_config(dest_dir: Path) -> Path:
     text = re.sub(r'(?m)^main = "[^"]+"', f'main = "{(snapshot / "index.js").as_posix()}"', text)
     text = re.sub(r'(?m)^migrations_dir = "([^"]+)"',
                   lambda m: f'migrations_dir = "{(REPO_ROOT / m.group(1)).as_posix()}"', text)
+    text = re.sub(r'(?m)^directory = "([^"]+)"',
+                  lambda m: f'directory = "{(REPO_ROOT / m.group(1)).as_posix()}"', text)
     path = dest_dir / "wrangler.toml"
     path.write_text(text)
     return path

@@ -16,15 +16,18 @@ pub const DELETE_DESTINATION: &str = "Webhook:DeleteWebhookDestination";
 pub const GET_DELIVERIES: &str = "Webhook:GetWebhookDeliveries";
 /// edgehook's own: publish events for the organization's destinations.
 pub const SEND_EVENT: &str = "Webhook:SendWebhookEvent";
+/// edgehook's own: mint and revoke customer-portal sessions.
+pub const CREATE_PORTAL_SESSION: &str = "Webhook:CreatePortalSession";
 
 /// Every permission a user can hold.
-pub const ALL_PERMISSIONS: [&str; 6] = [
+pub const ALL_PERMISSIONS: [&str; 7] = [
     GET_DESTINATION,
     CREATE_DESTINATION,
     UPDATE_DESTINATION,
     DELETE_DESTINATION,
     GET_DELIVERIES,
     SEND_EVENT,
+    CREATE_PORTAL_SESSION,
 ];
 
 /// Checks an operator-supplied permission list: each must be a known name.

@@ -30,6 +30,7 @@ pub mod event_catalog;
 pub mod event_types;
 pub mod health;
 pub mod ids;
+pub mod portal;
 pub mod publish;
 pub mod rate_limit;
 pub mod request_body;

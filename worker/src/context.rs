@@ -11,6 +11,8 @@ use worker::{Env, Request};
 /// An authenticated, authorized call to an organization's resources.
 pub struct Caller {
     pub org_id: String,
+    /// The user (or portal session, `portal:{id}`) the token was issued to.
+    pub user_id: String,
     pub settings: Settings,
 }
 
@@ -73,5 +75,9 @@ pub async fn enter(req: &Request, env: &Env, m: &Matched) -> Result<Caller, ApiE
         );
         rate_limiter::admit(env, &key, limit).await?;
     }
-    Ok(Caller { org_id, settings })
+    Ok(Caller {
+        org_id,
+        user_id: principal.user_id,
+        settings,
+    })
 }

@@ -43,6 +43,12 @@ use worker::{Context, Env, Request, Response, Result, ScheduleContext, Scheduled
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let method = req.method().to_string();
     let path = req.path();
+    if path == "/portal" || path.starts_with("/portal/") {
+        return match api::portal::page(req, &env).await {
+            Ok(resp) => Ok(resp),
+            Err(e) => http::error(&e),
+        };
+    }
     let matched = match match_route(&method, &path) {
         Ok(m) => m,
         Err(NoRoute::NotFound) => {

@@ -5,6 +5,7 @@ mod deliveries;
 mod destinations;
 pub mod events;
 mod health;
+pub mod portal;
 mod signin;
 
 use crate::context;
@@ -45,6 +46,14 @@ pub async fn dispatch(req: Request, env: &Env, m: &Matched) -> Result<Response, 
         Route::SendTestEvent => {
             let caller = context::enter(&req, env, m).await?;
             events::send_test(req, env, m, &caller).await
+        }
+        Route::CreatePortalSession => {
+            let caller = context::enter(&req, env, m).await?;
+            portal::create(req, env, &caller).await
+        }
+        Route::RevokePortalSession => {
+            let caller = context::enter(&req, env, m).await?;
+            portal::revoke(env, m, &caller).await
         }
         Route::ListEventTypes => {
             context::enter(&req, env, m).await?;

@@ -7,6 +7,7 @@ use crate::http::internal;
 use edgehook_core::api_key::KeyStatusCache;
 use edgehook_core::auth::Principal;
 use edgehook_core::error::ApiError;
+use edgehook_core::portal;
 use serde::Deserialize;
 use std::cell::RefCell;
 use wasm_bindgen::JsValue;
@@ -79,11 +80,18 @@ thread_local! {
     static KEY_STATUS: RefCell<KeyStatusCache> = RefCell::new(KeyStatusCache::default());
 }
 
-/// 401 when the API key the caller's token was signed in with has been revoked.
+/// 401 when the API key the caller's token was signed in with has been
+/// revoked, or when the portal session a token belongs to was revoked or ended.
 pub async fn require_active(env: &Env, caller: &Principal, now_ms: i64) -> Result<(), ApiError> {
     let known = KEY_STATUS.with_borrow(|c| c.get(&caller.key_id, now_ms));
     let active = match known {
         Some(active) => active,
+        None if portal::session_of(&caller.user_id).is_some() => {
+            let live = super::portal_sessions::is_live(env, &caller.org_id, &caller.key_id, now_ms)
+                .await?;
+            KEY_STATUS.with_borrow_mut(|c| c.put(&caller.key_id, live, now_ms));
+            live
+        }
         None => {
             let db = db(env)?;
             let row: Option<i64> = bind(
@@ -99,11 +107,19 @@ pub async fn require_active(env: &Env, caller: &Principal, now_ms: i64) -> Resul
             active
         }
     };
-    if active {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized(
+    match (active, portal::session_of(&caller.user_id)) {
+        (true, _) => Ok(()),
+        (false, Some(_)) => Err(ApiError::Unauthorized(
+            "invalid token: the portal session was revoked or has ended".into(),
+        )),
+        (false, None) => Err(ApiError::Unauthorized(
             "invalid token: its API key was revoked".into(),
-        ))
+        )),
     }
+}
+
+/// Records in this isolate that a session's tokens no longer work (the other
+/// isolates learn it within `KEY_STATUS_TTL_MS`).
+pub fn forget(id: &str, now_ms: i64) {
+    KEY_STATUS.with_borrow_mut(|c| c.put(id, false, now_ms));
 }

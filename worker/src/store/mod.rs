@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod destinations;
 pub mod maintenance;
 pub mod organizations;
+pub mod portal_sessions;
 pub mod users;
 
 use crate::http::internal;
