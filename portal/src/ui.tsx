@@ -58,19 +58,15 @@ export function LiveRegion() {
     };
   }, []);
   return (
-    <div
-      id="notice"
-      class={`notice ${notice ? "notice-" + notice.kind : "notice-empty"}`}
-      role="status"
-      aria-live="polite"
-      aria-atomic="true"
-    >
-      {notice && (
-        <p key={notice.serial}>
-          <span class="visually-hidden">{notice.kind === "error" ? "Error: " : ""}</span>
-          {notice.text}
-        </p>
-      )}
+    <div class={`notice ${notice ? "notice-" + notice.kind : "notice-empty"}`}>
+      <div id="notice" role="status" aria-live="polite" aria-atomic="true">
+        {notice && (
+          <p key={notice.serial}>
+            <span class="visually-hidden">{notice.kind === "error" ? "Error: " : ""}</span>
+            {notice.text}
+          </p>
+        )}
+      </div>
       {notice && (
         <button type="button" class="link notice-close" onClick={() => setNotice(null)}>
           Dismiss
@@ -235,7 +231,10 @@ export function ConfirmDialog(props: {
 /** The 422 messages for one field of a failed call, joined. */
 export function fieldError(error: ApiError | null, field: string): string | undefined {
   const problems = error?.fields.filter((f) => f.field === field) ?? [];
-  return problems.length ? problems.map((p) => (p.label === field ? p.message : `${p.label}: ${p.message}`)).join("; ") : undefined;
+  // One item of a list field is named ("Event types (item 2): …"); the field itself needs no name.
+  return problems.length
+    ? problems.map((p) => (/\(item \d+\)$/.test(p.label) ? `${p.label}: ${p.message}` : p.message)).join("; ")
+    : undefined;
 }
 
 export function Field(props: {
@@ -260,11 +259,18 @@ export function Field(props: {
   );
 }
 
-/** Moves focus to the view's heading when the view changes (for keyboards and screen readers). */
+/** False until the first view has shown: a page load leaves focus at the document's start. */
+let viewShown = false;
+
+/**
+ * Moves focus to the view's heading when the view changes after the first
+ * one, so keyboard and screen reader users land on what they opened.
+ */
 export function useFocusHeading(key: string) {
   const ref = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
-    ref.current?.focus();
+    if (viewShown) ref.current?.focus();
+    viewShown = true;
   }, [key]);
   return ref;
 }
