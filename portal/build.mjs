@@ -11,8 +11,9 @@ const BUDGET_GZIP_BYTES = 60 * 1024;
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, "dist");
 
-rmSync(dist, { recursive: true, force: true });
+// Empty dist/ but keep the directory itself: a running `wrangler dev` watches it.
 mkdirSync(dist, { recursive: true });
+for (const file of readdirSync(dist)) rmSync(join(dist, file), { recursive: true, force: true });
 
 const result = await build({
   entryPoints: { portal: join(here, "src/main.tsx"), style: join(here, "src/styles.css") },

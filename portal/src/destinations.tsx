@@ -257,7 +257,7 @@ export function EditDestination({ id }: { id: string }) {
             clearNotice();
             try {
               await api.updateDestination(id, {
-                name: values.name.trim() || null,
+                name: values.name.trim(), // "" clears the name
                 accepted_types: values.types,
                 retry_attempts: values.retries,
                 timeout_seconds: values.timeout,
@@ -351,7 +351,7 @@ export function DestinationPage({ id }: { id: string }) {
           <dl class="settings">
             <div><dt>URL</dt><dd class="url"><code>{dest.url}</code></dd></div>
             <div><dt>Status</dt><dd><ActiveBadge active={dest.is_active} /></dd></div>
-            <div><dt>Event types</dt><dd><Types types={dest.accepted_types} /></dd></div>
+            <div class="wide"><dt>Event types</dt><dd><Types types={dest.accepted_types} /></dd></div>
             <div><dt>Retries</dt><dd>{dest.retry_attempts}</dd></div>
             <div><dt>Timeout</dt><dd>{dest.timeout_seconds} s</dd></div>
             <div><dt>Created</dt><dd><Time iso={dest.created_at} /></dd></div>
