@@ -503,17 +503,19 @@ def test_read_only_session_refuses_every_change(page, engine, session_org):
     open_portal(page, session["url"])
     expect(page.get_by_text("Read-only", exact=True)).to_be_visible()
 
-    page.get_by_role("button", name="Add destination").click()
+    # A change button stays reachable but is marked disabled; pressing it says why.
+    page.get_by_role("button", name="Add destination").press("Enter")
     expect(notice(page)).to_contain_text("Refused: this session is read-only")
     expect(page.get_by_role("heading", level=1)).to_have_text("Destinations")
 
     page.get_by_role("link", name="Look only", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Look only")
     for name in ("Edit", "Pause", "Rotate secret", "Delete", "Send test event"):
-        page.evaluate("document.querySelector('#notice button')?.click()")
+        page.evaluate("document.querySelector('.notice-close')?.click()")
+        expect(notice(page)).to_have_text("")
         button = page.get_by_role("button", name=name, exact=True)
         expect(button).to_have_attribute("aria-disabled", "true")
-        button.click()
+        button.press("Enter")
         expect(notice(page)).to_contain_text("Refused: this session is read-only")
         expect(page.get_by_role("dialog")).to_have_count(0)
     # Reading still works.

@@ -124,7 +124,7 @@ function describe(status: number, detail: string, retryAfter: number | null, fie
       return "Refused: this session is not allowed to make this change (it is read-only)." +
         (detail ? ` ${sentence(detail)}` : "");
     case 404:
-      return "Not found: it may have been deleted." + (detail ? ` ${sentence(detail)}` : "");
+      return "Not found." + (detail ? ` ${sentence(detail)}` : "");
     case 409:
       return "Another change to this destination is in progress. Try again in a moment.";
     case 422:
