@@ -5,6 +5,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$EDGEHOOK_ROOT"
 
+# The portal page that wrangler serves as static assets (portal/dist).
+bash scripts/build-portal.sh
+
 sources_sum=$(find Cargo.toml Cargo.lock core worker sdk-wasm -type f \
   \( -name '*.rs' -o -name 'Cargo.toml' -o -name '*.json' -o -name 'Cargo.lock' \) \
   -not -path '*/build/*' -not -path '*/pkg/*' -not -path '*/node_modules/*' -print0 \

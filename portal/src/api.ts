@@ -1,0 +1,279 @@
+// The edgehook API as the portal calls it: same origin, `/v1/{org}/…`, the
+// session token as a Bearer, and every failure turned into plain words.
+
+import type { Session } from "./session";
+
+export interface Destination {
+  id: string;
+  url: string;
+  name: string | null;
+  accepted_types: string[];
+  retry_attempts: number;
+  timeout_seconds: number;
+  is_active: boolean;
+  created_at: string;
+  secret_generated_at: string;
+}
+
+export interface Attempt {
+  delivery_time: string;
+  status_code: number;
+  duration_ms?: number;
+  error?: string | null;
+  response_body?: string | null;
+  response_body_truncated?: boolean;
+}
+
+export interface Delivery {
+  id: string;
+  type: string;
+  webhook_content: unknown;
+  status: "success" | "failed";
+  state?: "pending" | "retrying" | "success" | "failed";
+  delivery_attempts: Attempt[];
+  dual_signed: boolean;
+  created_at: string;
+  next_retry_at?: string | null;
+}
+
+export interface DeliveryPage {
+  webhook_deliveries: Delivery[];
+  has_more: boolean;
+  continuation_token: number | null;
+}
+
+export interface EventType {
+  type: string;
+  description: string;
+  schema: unknown;
+  example: unknown;
+}
+
+export interface FieldProblem {
+  /** The field's key in the request (`url`, `retry_attempts`, …). */
+  field: string;
+  /** Where exactly, for people: "Event types (item 1)". */
+  label: string;
+  message: string;
+}
+
+/** The event types of the API (its `WebhookType`), used until the catalog answers. */
+export const WEBHOOK_TYPES = [
+  "conversation-post-processing-complete",
+  "api-key-expiration-soon",
+  "agent-framework-resource-updated",
+];
+
+const FIELD_LABELS: Record<string, string> = {
+  url: "URL",
+  name: "Name",
+  accepted_types: "Event types",
+  retry_attempts: "Retries",
+  timeout_seconds: "Timeout",
+  is_active: "Active",
+  status: "Status",
+  state: "State",
+  type: "Event type",
+  created_after: "Created after",
+  created_before: "Created before",
+  limit: "Page size",
+  sort_by: "Sort",
+  continuation_token: "Page",
+};
+
+function fieldProblem(loc: unknown, msg: unknown): FieldProblem {
+  const parts = Array.isArray(loc) ? loc.map(String) : [];
+  const path = parts[0] === "body" || parts[0] === "query" || parts[0] === "path" ? parts.slice(1) : parts;
+  const field = path[0] ?? "request";
+  let label = FIELD_LABELS[field] ?? field;
+  const index = path[1];
+  if (index !== undefined && /^\d+$/.test(index)) label += ` (item ${Number(index) + 1})`;
+  return { field, label, message: typeof msg === "string" ? msg : "is not valid" };
+}
+
+/** A failed call, with the words to show for it. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly fields: FieldProblem[] = [],
+    readonly retryAfter: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+function sentence(text: string): string {
+  const t = text.trim();
+  if (!t) return t;
+  const s = t[0].toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(s) ? s : s + ".";
+}
+
+function seconds(n: number): string {
+  return n === 1 ? "1 second" : `${n} seconds`;
+}
+
+function describe(status: number, detail: string, retryAfter: number | null, fields: FieldProblem[]): string {
+  switch (status) {
+    case 400:
+      return `Refused: ${detail || "the request was not accepted"}.`.replace(/\.\.$/, ".");
+    case 401:
+      return "Your session has ended: it expired or was revoked. Ask for a new link to continue.";
+    case 403:
+      return "Refused: this session is not allowed to make this change (it is read-only)." +
+        (detail ? ` ${sentence(detail)}` : "");
+    case 404:
+      return "Not found." + (detail ? ` ${sentence(detail)}` : "");
+    case 409:
+      return "Another change to this destination is in progress. Try again in a moment.";
+    case 422:
+      return fields.length
+        ? "Some values were not accepted: " + fields.map((f) => `${f.label}: ${f.message}`).join("; ") + "."
+        : "Some values were not accepted." + (detail ? ` ${sentence(detail)}` : "");
+    case 429:
+      return retryAfter !== null
+        ? `Too many requests. Wait ${seconds(retryAfter)} and try again.`
+        : "Too many requests. Wait a minute and try again.";
+    case 503:
+      return "edgehook is down for maintenance." +
+        (retryAfter !== null ? ` Try again in ${seconds(retryAfter)}.` : " Try again later.");
+    default:
+      return `The server could not handle the request (HTTP ${status}). Try again.` +
+        (detail ? ` ${sentence(detail)}` : "");
+  }
+}
+
+async function errorFrom(response: Response): Promise<ApiError> {
+  let detail = "";
+  let fields: FieldProblem[] = [];
+  try {
+    const body = await response.json();
+    if (Array.isArray(body?.detail)) {
+      fields = body.detail.map((d: { loc?: unknown; msg?: unknown }) => fieldProblem(d.loc, d.msg));
+    } else if (typeof body?.detail === "string") {
+      detail = body.detail;
+    }
+  } catch {
+    // no JSON body: the status alone speaks
+  }
+  const header = response.headers.get("Retry-After");
+  let retryAfter: number | null = null;
+  if (header !== null) {
+    const n = Number(header);
+    retryAfter = Number.isFinite(n)
+      ? Math.max(0, Math.ceil(n))
+      : Math.max(0, Math.ceil((Date.parse(header) - Date.now()) / 1000)) || null;
+  }
+  return new ApiError(response.status, describe(response.status, detail, retryAfter, fields), fields, retryAfter);
+}
+
+type Query = Record<string, string | number | string[] | undefined>;
+
+/** One client per session; `onEnded` runs once when the server answers 401. */
+export class Api {
+  private ended = false;
+
+  constructor(
+    private readonly session: Session,
+    private readonly onEnded: (message: string) => void,
+  ) {}
+
+  private async call<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+    if (this.ended) throw new ApiError(401, describe(401, "", null, []));
+    let url = `/v1/${encodeURIComponent(this.session.org)}${path}`;
+    if (query) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(query)) {
+        if (v === undefined || v === "") continue;
+        for (const one of Array.isArray(v) ? v : [v]) params.append(k, String(one));
+      }
+      const qs = params.toString();
+      if (qs) url += "?" + qs;
+    }
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.session.token}` };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "omit",
+        cache: "no-store",
+      });
+    } catch {
+      throw new ApiError(0, "Could not reach edgehook. Check the connection and try again.");
+    }
+    if (!response.ok) {
+      const error = await errorFrom(response);
+      if (response.status === 401 && !this.ended) {
+        this.ended = true;
+        this.onEnded(error.message);
+      }
+      throw error;
+    }
+    const text = await response.text();
+    try {
+      return (text ? JSON.parse(text) : undefined) as T;
+    } catch {
+      throw new ApiError(response.status, "The server's answer could not be read. Try again.");
+    }
+  }
+
+  private dest(id: string, suffix = ""): string {
+    return `/webhook_destination/${encodeURIComponent(id)}${suffix}`;
+  }
+
+  listDestinations(): Promise<Destination[]> {
+    return this.call<{ webhook_destinations: Destination[] }>("GET", "/webhook_destination/")
+      .then((r) => r.webhook_destinations);
+  }
+
+  getDestination(id: string): Promise<Destination> {
+    return this.call("GET", this.dest(id));
+  }
+
+  createDestination(body: {
+    url: string;
+    name?: string;
+    accepted_types: string[];
+    retry_attempts: number;
+    timeout_seconds: number;
+  }): Promise<{ webhook_destination_id: string; secret: string }> {
+    return this.call("POST", "/webhook_destination/", body);
+  }
+
+  updateDestination(id: string, body: Partial<Pick<Destination,
+    "name" | "accepted_types" | "retry_attempts" | "timeout_seconds" | "is_active">>): Promise<void> {
+    return this.call("POST", this.dest(id), body);
+  }
+
+  deleteDestination(id: string): Promise<void> {
+    return this.call("DELETE", this.dest(id));
+  }
+
+  rotateSecret(id: string): Promise<{ secret: string; dual_signing_stops_at: string }> {
+    return this.call("POST", this.dest(id, "/rotate-secret"));
+  }
+
+  listDeliveries(id: string, query: Query): Promise<DeliveryPage> {
+    return this.call("GET", this.dest(id, "/delivery"), undefined, query);
+  }
+
+  getDelivery(id: string, deliveryId: string): Promise<Delivery> {
+    return this.call("GET", this.dest(id, `/delivery/${encodeURIComponent(deliveryId)}`));
+  }
+
+  retryDelivery(id: string, deliveryId: string): Promise<unknown> {
+    return this.call("POST", this.dest(id, `/delivery/${encodeURIComponent(deliveryId)}/retry`));
+  }
+
+  sendTestEvent(id: string, type: string): Promise<{ delivery_id: string }> {
+    return this.call("POST", this.dest(id, "/test"), { type });
+  }
+
+  eventTypes(): Promise<EventType[]> {
+    return this.call<{ event_types: EventType[] }>("GET", "/event_type/").then((r) => r.event_types);
+  }
+}

@@ -1,0 +1,124 @@
+// The customer portal: reads the session from the URL fragment, then lets a
+// platform's customer manage webhook destinations and inspect deliveries.
+
+import { render } from "preact";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { Api, WEBHOOK_TYPES, type EventType } from "./api";
+import { Catalog } from "./catalog";
+import { DeliveryDetail } from "./deliveries";
+import { CreateDestination, DestinationList, DestinationPage, EditDestination } from "./destinations";
+import { useRoute } from "./router";
+import { forgetSession, framingOrigins, isReadOnly, loadSession, type Session } from "./session";
+import { formatTime, LiveRegion, PortalContext, useFocusHeading } from "./ui";
+
+const ENDED_TITLE = "Session ended";
+
+function Stop(props: { title: string; children: preact.ComponentChildren }) {
+  const heading = useFocusHeading(props.title);
+  return (
+    <main id="main" class="stop" role="main">
+      <h1 tabIndex={-1} ref={heading}>{props.title}</h1>
+      <div role="alert">{props.children}</div>
+    </main>
+  );
+}
+
+/** The origins framing the page that the session does not allow, or null when allowed. */
+function refusedFraming(session: Session): string | null {
+  const ancestors = framingOrigins();
+  if (ancestors !== null && ancestors.length === 0) return null;
+  if (session.allowedOrigins === null) return null; // the server's frame-ancestors policy decides
+  if (ancestors === null) return "an unknown page";
+  const refused = ancestors.filter((o) => !session.allowedOrigins!.includes(o));
+  return refused.length ? refused.join(", ") : null;
+}
+
+function Portal({ session }: { session: Session }) {
+  const [ended, setEnded] = useState<string | null>(null);
+  const [catalog, setCatalog] = useState<EventType[] | null>(null);
+  const api = useMemo(() => new Api(session, (message) => {
+    forgetSession();
+    setEnded(message);
+  }), [session]);
+  const route = useRoute();
+
+  useEffect(() => {
+    api.eventTypes().then(setCatalog, () => setCatalog(null));
+    const ms = session.exp * 1000 - Date.now();
+    const timer = window.setTimeout(() => {
+      forgetSession();
+      setEnded("Your session has expired. Ask for a new link to continue.");
+    }, Math.min(Math.max(ms, 0), 2 ** 31 - 1));
+    return () => window.clearTimeout(timer);
+  }, [api]);
+
+  if (ended) {
+    return <Stop title={ENDED_TITLE}><p>{ended}</p></Stop>;
+  }
+
+  const eventTypes = catalog?.length ? catalog.map((t) => t.type) : WEBHOOK_TYPES;
+  const readOnly = isReadOnly(session);
+  let view;
+  switch (route.view) {
+    case "list": view = <DestinationList />; break;
+    case "new": view = <CreateDestination />; break;
+    case "events": view = <Catalog />; break;
+    case "destination": view = <DestinationPage id={route.id} />; break;
+    case "edit": view = <EditDestination id={route.id} />; break;
+    case "delivery": view = <DeliveryDetail destinationId={route.id} deliveryId={route.deliveryId} />; break;
+    default: view = <p>This page does not exist. <a href="#/">Go to the destinations</a>.</p>;
+  }
+  const onEvents = route.view === "events";
+
+  return (
+    <PortalContext.Provider value={{ session, api, catalog, eventTypes }}>
+      <a class="skip" href="#main" onClick={(e) => {
+        e.preventDefault();
+        document.getElementById("main")?.focus();
+      }}>Skip to content</a>
+      <header class="top">
+        <p class="brand">Webhooks</p>
+        <nav aria-label="Portal">
+          <a href="#/" aria-current={!onEvents ? "page" : undefined}>Destinations</a>
+          <a href="#/events" aria-current={onEvents ? "page" : undefined}>Event types</a>
+        </nav>
+        <p class="session-info">
+          {readOnly && <span class="badge badge-paused">Read-only</span>}{" "}
+          <span>Session ends <time dateTime={new Date(session.exp * 1000).toISOString()}>{formatTime(new Date(session.exp * 1000).toISOString())}</time></span>
+        </p>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <LiveRegion />
+        {view}
+      </main>
+    </PortalContext.Provider>
+  );
+}
+
+function App() {
+  const [loaded] = useState(loadSession);
+  if (loaded === "missing") {
+    return (
+      <Stop title="No session">
+        <p>This page opens from a link that carries a portal session. Open the link you were given again.</p>
+      </Stop>
+    );
+  }
+  if (loaded === "malformed") {
+    return <Stop title="Invalid link"><p>This link's session token cannot be read. Ask for a new link.</p></Stop>;
+  }
+  if (loaded === "expired") {
+    return <Stop title={ENDED_TITLE}><p>This session has expired. Ask for a new link to continue.</p></Stop>;
+  }
+  const refused = refusedFraming(loaded);
+  if (refused) {
+    return (
+      <Stop title="Cannot be shown here">
+        <p>This portal session may not be embedded in {refused}. Open it in its own window instead.</p>
+      </Stop>
+    );
+  }
+  return <Portal session={loaded} />;
+}
+
+render(<App />, document.getElementById("app")!);
