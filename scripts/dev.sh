@@ -90,6 +90,11 @@ Demo: open http://127.0.0.1:$DEMO_PORT/ — webhooks to the demo destination
       -H 'content-type: application/json' \\
       -d '{"type":"agent-framework-resource-updated","org_id":"$ORG_ID","resource_type":"agent","resource_id":"a1","updated_at":"2026-01-01T00:00:00Z"}'
 
+Customer portal of the demo organization (a 24-hour session; the token is in
+the fragment, which never reaches a server):
+
+  $PORTAL_URL
+
 OpenAPI: $BASE/openapi.json    Operator token: in .dev.vars    Stop: Ctrl-C
 EOT
 

@@ -1,7 +1,8 @@
 """Seeds the local demo: the organization `demo`, a user `demo-user` holding
-every permission, a fresh API key, a signed-in token, and a destination that
-sends every event type to the demo receiver. Idempotent: what exists is kept.
-Prints shell assignments for scripts/dev.sh to `eval`."""
+every permission, a fresh API key, a signed-in token, a destination that
+sends every event type to the demo receiver, and a customer-portal session
+(minted by the user `demo-portal`, who may only do that). Idempotent: what
+exists is kept. Prints shell assignments for scripts/dev.sh to `eval`."""
 
 import shlex
 import sys
@@ -15,23 +16,31 @@ PERMISSIONS = [
     "Webhook:DeleteWebhookDestination",
     "Webhook:GetWebhookDeliveries",
     "Webhook:SendWebhookEvent",
+    "Webhook:CreatePortalSession",
 ]
 TYPES = ["conversation-post-processing-complete", "api-key-expiration-soon", "agent-framework-resource-updated"]
-ORG, USER = "demo", "demo-user"
+ORG, USER, PORTAL_USER = "demo", "demo-user", "demo-portal"
+
+
+def signed_in(base: str, op: httpx.Client, user: str) -> tuple[dict, str]:
+    """A fresh API key of `user` and the token it signs in to."""
+    r = op.post(f"/admin/v1/organizations/{ORG}/users/{user}/api_keys", json={})
+    r.raise_for_status()
+    key = r.json()
+    r = httpx.post(f"{base}/v1/{ORG}/user/signin_with_api_key", headers={"x-api-key": key["api_key"], "x-api-key-id": key["api_key_id"], "x-user-id": user}, timeout=30)
+    r.raise_for_status()
+    return key, r.json()["id_token"]
 
 
 def main(base: str, admin_token: str, demo_url: str) -> None:
     op = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30)
-    for path, body in [("/admin/v1/organizations", {"organization_id": ORG}), (f"/admin/v1/organizations/{ORG}/users", {"user_id": USER, "permissions": PERMISSIONS})]:
+    for path, body in [("/admin/v1/organizations", {"organization_id": ORG}),
+                       (f"/admin/v1/organizations/{ORG}/users", {"user_id": USER, "permissions": PERMISSIONS}),
+                       (f"/admin/v1/organizations/{ORG}/users", {"user_id": PORTAL_USER, "permissions": ["Webhook:CreatePortalSession"]})]:
         r = op.post(path, json=body)
         if r.status_code not in (201, 409):
             sys.exit(f"seeding failed: POST {path} answered {r.status_code} {r.text}")
-    r = op.post(f"/admin/v1/organizations/{ORG}/users/{USER}/api_keys", json={})
-    r.raise_for_status()
-    key = r.json()
-    r = httpx.post(f"{base}/v1/{ORG}/user/signin_with_api_key", headers={"x-api-key": key["api_key"], "x-api-key-id": key["api_key_id"], "x-user-id": USER}, timeout=30)
-    r.raise_for_status()
-    token = r.json()["id_token"]
+    key, token = signed_in(base, op, USER)
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     # The demo destination is made afresh each run: its secret is shown only at creation.
     for d in api.get(f"/v1/{ORG}/webhook_destination/").json()["webhook_destinations"]:
@@ -40,6 +49,10 @@ def main(base: str, admin_token: str, demo_url: str) -> None:
     r = api.post(f"/v1/{ORG}/webhook_destination/", json={"url": demo_url, "accepted_types": TYPES, "name": "demo receiver"})
     r.raise_for_status()
     dest = r.json()
+    _, portal_token = signed_in(base, op, PORTAL_USER)
+    r = httpx.post(f"{base}/v1/{ORG}/portal_session/", json={"ttl_seconds": 86400},
+                   headers={"Authorization": f"Bearer {portal_token}"}, timeout=30)
+    r.raise_for_status()
     out = {
         "ORG_ID": ORG,
         "USER_ID": USER,
@@ -48,6 +61,7 @@ def main(base: str, admin_token: str, demo_url: str) -> None:
         "ID_TOKEN": token,
         "DEMO_DESTINATION": dest["webhook_destination_id"],
         "DEMO_SECRET": dest["secret"],
+        "PORTAL_URL": r.json()["url"],
     }
     for k, v in out.items():
         print(f"{k}={shlex.quote(v)}")
