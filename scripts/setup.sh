@@ -27,6 +27,12 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "rustup target add wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
+for component in clippy rustfmt; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    step "rustup component add $component"
+    rustup component add "$component"
+  fi
+done
 cargo_tool worker-build 0.8.7 worker-build --locked
 # Its lockfile pins a crate version the registry lacks: build it unlocked.
 cargo_tool wasm-bindgen 0.2.130 wasm-bindgen-cli

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Runs every edgehook test: installs what is missing, then the host unit tests,
-# the SDK's wasm and Node tests, and the end-to-end tests against a freshly
-# started `wrangler dev` (own port and state directory, stopped afterwards).
+# Runs every edgehook test: installs what is missing, then the lint gate, the
+# host unit tests, the SDK's wasm and Node tests, the end-to-end and browser
+# tests against a freshly started `wrangler dev` (own port and state
+# directory, stopped afterwards), and mutation testing of the host-tested code.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$EDGEHOOK_ROOT"
 
 bash scripts/setup.sh --browser
+
+step "lint (cargo fmt --check; clippy -D warnings over every crate, the worker for wasm32)"
+cargo fmt --all -- --check
+cargo clippy --quiet -p edgehook-core -p edgehook-sdk --all-targets -- -D warnings
+cargo clippy --quiet -p edgehook-worker -p edgehook-sdk --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 step "host unit tests (cargo test)"
 cargo test --quiet

@@ -82,13 +82,13 @@ pub fn parse_authorization(header: Option<&str>) -> Result<Credentials, ApiError
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| ApiError::Unauthorized("malformed Basic credentials".into()))?;
-        if let Some((username, token)) = decoded.split_once(':') {
-            if !token.is_empty() {
-                return Ok(Credentials::Basic {
-                    username: username.to_string(),
-                    token: token.to_string(),
-                });
-            }
+        if let Some((username, token)) = decoded.split_once(':')
+            && !token.is_empty()
+        {
+            return Ok(Credentials::Basic {
+                username: username.to_string(),
+                token: token.to_string(),
+            });
         }
         return Err(ApiError::Unauthorized("malformed Basic credentials".into()));
     }
@@ -264,19 +264,20 @@ pub fn authenticate(
     if claims.exp <= now_s {
         return Err(bad("expired"));
     }
-    if let Credentials::Basic { username, .. } = creds {
-        if *username != format!("{}_{}", claims.org, claims.sub) {
-            return Err(ApiError::Unauthorized(
-                "Basic username must be {org_id}_{user_id} of the token".into(),
-            ));
-        }
+    if let Credentials::Basic { username, .. } = creds
+        && *username != format!("{}_{}", claims.org, claims.sub)
+    {
+        return Err(ApiError::Unauthorized(
+            "Basic username must be {org_id}_{user_id} of the token".into(),
+        ));
     }
-    if let Some(x) = x_org_id {
-        if !x.is_empty() && x != claims.org {
-            return Err(ApiError::Unauthorized(
-                "X-ORG-ID does not match the organization that issued the token".into(),
-            ));
-        }
+    if let Some(x) = x_org_id
+        && !x.is_empty()
+        && x != claims.org
+    {
+        return Err(ApiError::Unauthorized(
+            "X-ORG-ID does not match the organization that issued the token".into(),
+        ));
     }
     Ok(Principal {
         org_id: claims.org,

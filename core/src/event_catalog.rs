@@ -32,10 +32,10 @@ pub fn example_body(event_type: &str, org_id: &str) -> Result<Option<String>, St
         return Ok(None);
     };
     let mut example = doc.example;
-    if let Some(obj) = example.as_object_mut() {
-        if obj.contains_key("org_id") {
-            obj.insert("org_id".into(), Value::String(org_id.into()));
-        }
+    if let Some(obj) = example.as_object_mut()
+        && obj.contains_key("org_id")
+    {
+        obj.insert("org_id".into(), Value::String(org_id.into()));
     }
     serde_json::to_string(&example)
         .map(Some)
@@ -83,10 +83,10 @@ pub fn conforms(schema: &Value, value: &Value) -> Result<(), String> {
             .then_some(())
             .ok_or_else(|| format!("expected {c}"));
     }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-        if !options.contains(value) {
-            return Err(format!("{value} is not one of {options:?}"));
-        }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.contains(value)
+    {
+        return Err(format!("{value} is not one of {options:?}"));
     }
     match schema.get("type").and_then(Value::as_str) {
         Some("string") if !value.is_string() => return Err(format!("{value} is not a string")),

@@ -151,7 +151,7 @@ pub fn portal_url(origin: &str, token: &str) -> String {
 pub fn page_csp(framing_origin: Option<&str>) -> String {
     let ancestors = framing_origin.unwrap_or("'none'");
     format!(
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+        "default-src 'self'; script-src 'self'; style-src 'self'; \
          img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
     )

@@ -60,10 +60,10 @@ impl SecretState {
     /// The secrets that sign a webhook sent at `now_ms`, newest first.
     pub fn signing_secrets(&self, now_ms: i64) -> Vec<&str> {
         let mut out = vec![self.current.as_str()];
-        if let (Some(prev), Some(until)) = (&self.previous, self.previous_until_ms) {
-            if now_ms < until {
-                out.push(prev);
-            }
+        if let (Some(prev), Some(until)) = (&self.previous, self.previous_until_ms)
+            && now_ms < until
+        {
+            out.push(prev);
         }
         out
     }

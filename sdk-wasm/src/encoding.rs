@@ -54,7 +54,7 @@ fn base64_value(c: u8) -> Option<u32> {
 /// zero), handing each decoded byte to `out`. Returns `None`, having possibly handed out a
 /// prefix, when the text is not valid; callers then discard what they received.
 pub(crate) fn decode_base64(text: &[u8], mut out: impl FnMut(u8)) -> Option<()> {
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     let groups = text.len() / 4;

@@ -24,6 +24,7 @@ pub mod verify;
 mod bindings;
 
 #[cfg(all(test, feature = "bindings", target_arch = "wasm32"))]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod wasm_tests;
 
 pub use secret::{SECRET_PREFIX, SecretError, secret_from_bytes};

@@ -555,6 +555,7 @@ mod tests {
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod properties {
     use super::*;
     use crate::sign::sign_webhook;

@@ -18,12 +18,12 @@ pub struct Caller {
 
 /// 503 with `Retry-After` while the operator's maintenance switch is on.
 pub async fn check_maintenance(env: &Env) -> Result<(), ApiError> {
-    if let Some(m) = store::maintenance::get(env).await? {
-        if m.enabled {
-            return Err(ApiError::Unavailable {
-                retry_after_seconds: m.retry_after_seconds,
-            });
-        }
+    if let Some(m) = store::maintenance::get(env).await?
+        && m.enabled
+    {
+        return Err(ApiError::Unavailable {
+            retry_after_seconds: m.retry_after_seconds,
+        });
     }
     Ok(())
 }

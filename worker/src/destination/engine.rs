@@ -327,20 +327,21 @@ impl Destination {
             return Ok(());
         };
         let settings = config::settings(&self.env)?;
-        let log = self.log()?;
-        let due = if dest.is_active {
-            log.next_due()?
-        } else {
-            None
+        let next = {
+            let log = self.log()?;
+            let due = if dest.is_active {
+                log.next_due()?
+            } else {
+                None
+            };
+            let expiry = log
+                .oldest_finished()?
+                .map(|t| t + settings.delivery_retention_seconds * 1000);
+            match (due, expiry) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
         };
-        let expiry = log
-            .oldest_finished()?
-            .map(|t| t + settings.delivery_retention_seconds * 1000);
-        let next = match (due, expiry) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        drop(log);
         if let Some(at) = next {
             self.set_alarm(at).await?;
         }

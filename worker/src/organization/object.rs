@@ -27,7 +27,10 @@ impl DurableObject for OrganizationObject {
                 p.publish(&org_id, &event_type, body, idempotency_key.as_deref())
                     .await,
             ),
-            Ok(Command::RoutesChanged) => reply(Ok(p.routes_changed())),
+            Ok(Command::RoutesChanged) => reply({
+                p.routes_changed();
+                Ok(())
+            }),
             Err(e) => reply::<()>(Err(e)),
         }
     }

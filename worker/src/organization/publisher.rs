@@ -190,10 +190,10 @@ impl Publisher {
     /// The routing table, read again from D1 when a destination changed or it
     /// is older than `ROUTING_TTL_MS`.
     async fn routes(&self, org_id: &str, now: i64) -> Result<Vec<Route>, ApiError> {
-        if let Some((routes, loaded)) = self.routes.borrow().as_ref() {
-            if routing_is_fresh(*loaded, now) {
-                return Ok(routes.clone());
-            }
+        if let Some((routes, loaded)) = self.routes.borrow().as_ref()
+            && routing_is_fresh(*loaded, now)
+        {
+            return Ok(routes.clone());
         }
         let routes = store::destinations::routes(&self.env, org_id).await?;
         self.routes.replace(Some((routes.clone(), now)));
