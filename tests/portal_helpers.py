@@ -1,12 +1,9 @@
 """Helpers of the portal's browser tests: Debian's Chromium driven by
 Playwright (never a downloaded browser), one browser context per test with a
 screenshot saved under tests/output/portal/, the page's address for a
-Worker, portal sessions, and a tiny HTTP server on 127.0.0.1 that serves a
-page embedding the portal in an iframe.
-
-The portal is opened as `{origin}/portal/#token={token}`. Until the Worker
-serves `/portal/` itself, wrangler serves portal/dist at the site root, so
-`portal_base` falls back to `/` when `/portal/` is not the page.
+Worker (`{origin}/portal/#token={token}`, as a portal session's `url`),
+portal sessions, and a tiny HTTP server on 127.0.0.1 that serves a page
+embedding the portal in an iframe.
 """
 
 from __future__ import annotations
@@ -15,12 +12,11 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from delivery_helpers import shared_engine
-from harness import ALL_PERMISSIONS, REPO_ROOT, HTTP_TIMEOUT, Tenant, Worker, new_tenant
+from harness import ALL_PERMISSIONS, REPO_ROOT, Tenant, Worker, new_tenant
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -31,20 +27,9 @@ CREATE_PORTAL_SESSION = "Webhook:CreatePortalSession"
 # Playwright's assertions retry until this many milliseconds have passed.
 expect.set_options(timeout=15_000)
 
-_bases: dict[str, str] = {}
-
-
-def portal_base(worker: Worker) -> str:
-    """The page's URL on `worker` (without fragment)."""
-    if worker.url not in _bases:
-        r = httpx.get(worker.url + "/portal/", timeout=HTTP_TIMEOUT)
-        served = r.status_code == 200 and 'id="app"' in r.text
-        _bases[worker.url] = worker.url + ("/portal/" if served else "/")
-    return _bases[worker.url]
-
-
 def portal_url(worker: Worker, token: str) -> str:
-    return f"{portal_base(worker)}#token={token}"
+    """The page's address with `token` in its fragment, as a session's `url` has it."""
+    return f"{worker.url}/portal/#token={token}"
 
 
 def open_portal(page: Page, url: str, route: str = "") -> None:

@@ -8,7 +8,7 @@ import { Catalog } from "./catalog";
 import { DeliveryDetail } from "./deliveries";
 import { CreateDestination, DestinationList, DestinationPage, EditDestination } from "./destinations";
 import { useRoute } from "./router";
-import { forgetSession, framingOrigins, isReadOnly, loadSession, type Session } from "./session";
+import { forgetSession, isReadOnly, loadSession, type Session } from "./session";
 import { formatTime, LiveRegion, PortalContext, useFocusHeading } from "./ui";
 
 const ENDED_TITLE = "Session ended";
@@ -21,16 +21,6 @@ function Stop(props: { title: string; children: preact.ComponentChildren }) {
       <div role="alert">{props.children}</div>
     </main>
   );
-}
-
-/** The origins framing the page that the session does not allow, or null when allowed. */
-function refusedFraming(session: Session): string | null {
-  const ancestors = framingOrigins();
-  if (ancestors !== null && ancestors.length === 0) return null;
-  if (session.allowedOrigins === null) return null; // the server's frame-ancestors policy decides
-  if (ancestors === null) return "an unknown page";
-  const refused = ancestors.filter((o) => !session.allowedOrigins!.includes(o));
-  return refused.length ? refused.join(", ") : null;
 }
 
 function Portal({ session }: { session: Session }) {
@@ -109,14 +99,6 @@ function App() {
   }
   if (loaded === "expired") {
     return <Stop title={ENDED_TITLE}><p>This session has expired. Ask for a new link to continue.</p></Stop>;
-  }
-  const refused = refusedFraming(loaded);
-  if (refused) {
-    return (
-      <Stop title="Cannot be shown here">
-        <p>This portal session may not be embedded in {refused}. Open it in its own window instead.</p>
-      </Stop>
-    );
   }
   return <Portal session={loaded} />;
 }

@@ -19,8 +19,6 @@ export interface Session {
   perms: string[];
   /** Unix seconds. */
   exp: number;
-  /** Origins allowed to frame the page, when the token names them. */
-  allowedOrigins: string[] | null;
 }
 
 export type SessionProblem = "missing" | "malformed" | "expired";
@@ -40,10 +38,7 @@ export function parseToken(token: string): Session | null {
     const claims = JSON.parse(decodeBase64Url(parts[1]));
     if (typeof claims.org !== "string" || typeof claims.exp !== "number") return null;
     const perms = Array.isArray(claims.perms) ? claims.perms.filter((p: unknown) => typeof p === "string") : [];
-    const origins = Array.isArray(claims.allowed_origins)
-      ? claims.allowed_origins.filter((o: unknown) => typeof o === "string")
-      : null;
-    return { token, org: claims.org, perms, exp: claims.exp, allowedOrigins: origins };
+    return { token, org: claims.org, perms, exp: claims.exp };
   } catch {
     return null;
   }
@@ -95,22 +90,4 @@ export function can(session: Session, perm: string): boolean {
 /** True when the session may change nothing (only `Get…` permissions). */
 export function isReadOnly(session: Session): boolean {
   return !session.perms.some((p) => !/^Webhook:Get/.test(p));
-}
-
-/**
- * The origins of the pages framing this one, outermost last; [] when not
- * framed, null when framed but the browser does not tell by whom.
- */
-export function framingOrigins(): string[] | null {
-  if (window.top === window.self) return [];
-  const ancestors = window.location.ancestorOrigins;
-  if (ancestors && ancestors.length > 0) return Array.from(ancestors);
-  if (document.referrer) {
-    try {
-      return [new URL(document.referrer).origin];
-    } catch {
-      return null;
-    }
-  }
-  return null;
 }
