@@ -36,9 +36,11 @@ fi
 listed="$out/equivalent.txt"
 sed -E '/^$/d; s/[[:space:]]+# .*$//' <<<"$entries" | sort -u >"$listed"
 
-# Property tests draw the same cases in every run, so a mutant is caught or not
-# the same way each time (plain `cargo test` keeps drawing new ones).
+# Property tests draw the same cases in every run and remember no failure from
+# one mutant to the next, so a mutant is caught or not the same way each time
+# (plain `cargo test` keeps drawing new cases).
 export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261130}"
+export PROPTEST_DISABLE_FAILURE_PERSISTENCE=1
 
 total=$(cargo mutants --list | wc -l)
 step "cargo mutants: $total mutants in core and sdk-wasm, 2 at a time"

@@ -463,4 +463,18 @@ mod tests {
         served.sort();
         assert_eq!(documented, served);
     }
+
+    #[test]
+    fn a_match_is_its_route_and_its_parameters() {
+        let path = format!("/v1/acme/webhook_destination/{ID}");
+        assert_eq!(match_route("GET", &path), match_route("get", &path));
+        assert_ne!(match_route("GET", &path), match_route("DELETE", &path));
+        assert_ne!(
+            match_route("GET", &path),
+            match_route(
+                "GET",
+                "/v1/acme/webhook_destination/0123456789abcdef0123456f"
+            )
+        );
+    }
 }

@@ -177,4 +177,12 @@ mod tests {
         assert!(from(&[("EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS", "yes")]).is_err());
         assert!(from(&[("EDGEHOOK_DUAL_SIGNING_SECONDS", "-")]).is_err());
     }
+
+    #[test]
+    fn schedule_waits_are_finite_and_at_most_a_day() {
+        assert_eq!(parse_schedule("0, 86400").unwrap(), vec![0.0, 86_400.0]);
+        for bad in ["-1", "86400.5", "inf", "NaN", "5,-0.1", ""] {
+            assert!(parse_schedule(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -495,6 +495,17 @@ mod tests {
             "string_too_long"
         );
     }
+
+    #[test]
+    fn any_credentials_and_only_overlong_urls_are_refused() {
+        for bad in ["https://user@example.com/", "https://:secret@example.com/"] {
+            assert_eq!(refused_kind(bad), "url_credentials", "{bad}");
+        }
+        let prefix = "https://example.com/";
+        let longest = format!("{prefix}{}", "a".repeat(MAX_URL_LEN - prefix.len()));
+        assert_eq!(longest.len(), MAX_URL_LEN);
+        assert_eq!(check_destination_url(&longest, false), Ok(longest.clone()));
+    }
 }
 
 /// Properties: every address of each non-public range is refused however the
