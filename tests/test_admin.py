@@ -6,6 +6,7 @@ users, API keys, and the maintenance switch that makes every /v1 call answer
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -28,6 +29,8 @@ def name(prefix: str) -> str:
     ("POST", ORGS, {}),
     ("POST", "/admin/v1/organizations/some-org/users", {"permissions": []}),
     ("POST", "/admin/v1/organizations/some-org/users/some-user/api_keys", {}),
+    ("DELETE", "/admin/v1/organizations/some-org/users/some-user/api_keys/0123456789abcdef01234567",
+     None),
     ("GET", MAINTENANCE, None),
     ("PUT", MAINTENANCE, {"enabled": True}),
 ])
@@ -107,8 +110,52 @@ def test_create_api_key_and_its_errors(worker, admin, served_openapi):
     for bad in ("tomorrow", 12345):
         r = admin.post(path, json={"expires_at": bad})
         assert r.status_code == 422, (bad, r.text)
+    # A key that would be born expired is refused, naming the field.
+    for past in (datetime.now(timezone.utc) - timedelta(seconds=1),
+                 datetime(2020, 1, 1, tzinfo=timezone.utc)):
+        r = admin.post(path, json={"expires_at": past.isoformat().replace("+00:00", "Z")})
+        assert r.status_code == 422, (past, r.text)
+        assert r.json()["detail"][0]["loc"] == ["body", "expires_at"], r.text
     assert admin.post(KEYS.format(organization=org, user="nobody")).status_code == 404
     assert admin.post(KEYS.format(organization=name("missing"), user=user)).status_code == 404
+
+
+def test_revoking_a_key_ends_it_and_its_tokens_within_a_minute(worker, admin, tenant):
+    """After DELETE of a key, signing in with it answers 401 at once and its
+    tokens answer 401 within 60 s; the user's other keys, and other users'
+    tokens, keep working. Only the key's own organization and user name it."""
+    second = admin.post(KEYS.format(organization=tenant.org_id, user=tenant.user_id)).json()
+    neighbour = new_user(worker, tenant.org_id)
+    try:
+        assert tenant.client.get(tenant.destinations_path).status_code == 200
+        one = KEYS.format(organization=tenant.org_id, user=tenant.user_id) + "/" + tenant.api_key_id
+        # Named through another user or organization, the key is not found.
+        for wrong in (KEYS.format(organization=tenant.org_id, user=neighbour.user_id),
+                      KEYS.format(organization=name("missing"), user=tenant.user_id)):
+            r = admin.delete(wrong + "/" + tenant.api_key_id)
+            assert r.status_code == 404, r.text
+        assert tenant.client.get(tenant.destinations_path).status_code == 200
+
+        revoked_at = time.monotonic()
+        r = admin.delete(one)
+        assert r.status_code == 204, r.text
+        assert r.content == b""
+        while True:
+            r = tenant.client.get(tenant.destinations_path)
+            if r.status_code != 200 or time.monotonic() - revoked_at > 65:
+                break
+            time.sleep(3.5)  # stays under the 20 calls a minute of the endpoint
+        assert r.status_code == 401, r.text
+        assert time.monotonic() - revoked_at <= 60
+        r = sign_in(worker, tenant.org_id, tenant.user_id, tenant.api_key_id, tenant.api_key)
+        assert r.status_code == 401, r.text
+        assert admin.delete(one).status_code == 404
+
+        r = sign_in(worker, tenant.org_id, tenant.user_id, second["api_key_id"], second["api_key"])
+        assert r.status_code == 200, r.text
+        assert neighbour.client.get(neighbour.destinations_path).status_code == 200
+    finally:
+        neighbour.close()
 
 
 def test_api_keys_are_never_stored_or_logged_in_clear(worker, admin):

@@ -81,6 +81,28 @@ def test_sign_in_with_an_expired_key_is_401(worker, tenant):
     assert r.status_code == 401, r.text
 
 
+def test_a_token_expires_with_its_key(worker, tenant):
+    """A key that expires before the token TTL caps its tokens: the sign-in
+    answer and the token's `exp` say the key's expiry, and the token answers
+    401 from then on."""
+    expiry = (datetime.now(timezone.utc) + timedelta(seconds=8)).replace(microsecond=0)
+    with admin(worker) as op:
+        r = op.post(f"/admin/v1/organizations/{tenant.org_id}/users/{tenant.user_id}/api_keys",
+                    json={"expires_at": expiry.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        assert r.status_code == 201, r.text
+        key = r.json()
+    r = sign_in(worker, tenant.org_id, tenant.user_id, key["api_key_id"], key["api_key"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert parse_utc(body["expires_at"]) == expiry
+    assert token_claims(body["id_token"])["exp"] == int(expiry.timestamp())
+    headers = {"Authorization": f"Bearer {body['id_token']}"}
+    assert get_list(tenant, headers).status_code == 200
+    time.sleep(max(0.0, (expiry - datetime.now(timezone.utc)).total_seconds()) + 1)
+    r = get_list(tenant, headers)
+    assert r.status_code == 401, r.text
+
+
 def test_sign_in_to_an_unknown_organization_is_404(worker, tenant):
     r = sign_in(worker, "no-such-org-" + tenant.org_id[:8], tenant.user_id,
                 tenant.api_key_id, tenant.api_key)

@@ -57,14 +57,17 @@ def test_key_expiring_soon_emits_one_event(engine, org):
         now = datetime.now(timezone.utc)
         with admin(engine) as op:
             keys = {}
+            # A key cannot be created already expired: "expired" expires in a
+            # moment, and the job runs once it has.
             for name, expires in (("soon", now + timedelta(days=2)),
                                   ("later", now + timedelta(days=30)),
-                                  ("expired", now - timedelta(hours=1))):
+                                  ("expired", now + timedelta(seconds=2))):
                 r = op.post(f"/admin/v1/organizations/{org.org_id}/users/{user.user_id}/api_keys",
                             json={"expires_at": iso(expires)})
                 assert r.status_code == 201, (r.status_code, r.text)
                 keys[name] = r.json()
         assert abs(parse_time(keys["soon"]["expires_at"]) - (now + timedelta(days=2)).timestamp()) < 1
+        time.sleep(max(0.0, parse_time(keys["expired"]["expires_at"]) - time.time()) + 0.5)
 
         run_scheduled_job(engine)
         [req] = rx.wait_for(1, timeout=20)

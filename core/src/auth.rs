@@ -117,6 +117,8 @@ const ISSUER: &str = "edgehook";
 pub struct Principal {
     pub org_id: String,
     pub user_id: String,
+    /// The API key the token was signed in with: revoking it ends the token.
+    pub key_id: String,
     pub permissions: Vec<String>,
 }
 
@@ -276,6 +278,7 @@ pub fn authenticate(
     Ok(Principal {
         org_id: claims.org,
         user_id: claims.sub,
+        key_id: claims.kid,
         permissions: claims.perms,
     })
 }
@@ -324,7 +327,10 @@ mod tests {
             NOW,
         )
         .unwrap();
-        assert_eq!((p.org_id.as_str(), p.user_id.as_str()), ("org1", "user1"));
+        assert_eq!(
+            (p.org_id.as_str(), p.user_id.as_str(), p.key_id.as_str()),
+            ("org1", "user1", "key1")
+        );
         assert!(p.require(GET_DESTINATION).is_ok());
         assert_eq!(
             p.require(CREATE_DESTINATION).unwrap_err().to_http().status,

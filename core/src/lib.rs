@@ -6,11 +6,13 @@
 //! - [`destination`]: validation of destination bodies and the shapes the API returns.
 //! - [`url_safety`]: which destination URLs may be called.
 //! - [`auth`]: credentials in headers, permissions, API keys and JWTs.
+//! - [`api_key`]: a key's expiry, its tokens' expiry, revocation reaching isolates.
 //! - [`rate_limit`]: the sliding-window limiter that the rate-limit object runs.
 //! - [`settings`]: the worker's settings and their defaults.
 //! - [`request_body`]: a request body read with a cap.
 //! - [`time`]: RFC 3339 formatting used in every response.
 
+pub mod api_key;
 pub mod auth;
 pub mod deliveries_query;
 pub mod delivery;

@@ -23,6 +23,7 @@ pub enum Route {
     AdminCreateOrganization,
     AdminCreateUser,
     AdminCreateApiKey,
+    AdminRevokeApiKey,
     AdminGetMaintenance,
     AdminSetMaintenance,
     OpenApi,
@@ -167,6 +168,13 @@ pub const ROUTES: &[RouteSpec] = &[
         Route::AdminCreateApiKey,
         "POST",
         "/admin/v1/organizations/{organization}/users/{user}/api_keys",
+        None,
+        RateClass::None,
+    ),
+    spec(
+        Route::AdminRevokeApiKey,
+        "DELETE",
+        "/admin/v1/organizations/{organization}/users/{user}/api_keys/{key_id}",
         None,
         RateClass::None,
     ),
@@ -346,6 +354,25 @@ mod tests {
             match_route("GET", "/v1//webhook_destination/"),
             Err(NoRoute::NotFound)
         );
+    }
+
+    #[test]
+    fn revocation_names_the_organization_user_and_key() {
+        let m = match_route(
+            "DELETE",
+            &format!("/admin/v1/organizations/acme/users/ann/api_keys/{ID}"),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                m.spec.route,
+                m.param("organization"),
+                m.param("user"),
+                m.param("key_id")
+            ),
+            (Route::AdminRevokeApiKey, "acme", "ann", ID)
+        );
+        assert_eq!(m.spec.rate, RateClass::None);
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub fn limit_for(settings: &Settings, class: RateClass) -> u32 {
 }
 
 /// Runs the checks in the order a caller can act on: 503, 401, 404, 403, 429.
+/// A token whose API key was revoked is a 401 once the revocation reaches this
+/// isolate (`edgehook_core::api_key::KEY_STATUS_TTL_MS`).
 pub async fn enter(req: &Request, env: &Env, m: &Matched) -> Result<Caller, ApiError> {
     check_maintenance(env).await?;
     let settings = config::settings(env)?;
@@ -47,6 +49,7 @@ pub async fn enter(req: &Request, env: &Env, m: &Matched) -> Result<Caller, ApiE
         http::header(req, "x-org-id").as_deref(),
         now_s,
     )?;
+    store::api_keys::require_active(env, &principal, config::now_ms()).await?;
     let org_id = m.param("organization").to_string();
     if principal.org_id != org_id {
         // A token only ever acts in the organization that issued it. Every other

@@ -1,9 +1,10 @@
-//! The operator API under `/admin/v1`: organizations, users, API keys and the
-//! maintenance switch, guarded by the `EDGEHOOK_ADMIN_TOKEN` secret.
+//! The operator API under `/admin/v1`: organizations, users, API keys (created
+//! and revoked) and the maintenance switch, guarded by the `EDGEHOOK_ADMIN_TOKEN` secret.
 
 use crate::http::{self, internal};
 use crate::store::maintenance::Maintenance;
 use crate::{config, store};
+use edgehook_core::api_key::check_new_expiry;
 use edgehook_core::auth::{api_key_from_bytes, check_permissions, constant_time_eq, hash_api_key};
 use edgehook_core::error::ApiError;
 use edgehook_core::ids::{is_valid_name, new_id};
@@ -67,6 +68,7 @@ pub async fn handle(mut req: Request, env: &Env, m: &Matched) -> Result<Response
                     ));
                 }
             };
+            check_new_expiry(expires_at, now)?;
             if !store::users::exists(env, org, user).await? {
                 return Err(ApiError::NotFound(format!(
                     "user {user} of organization {org} not found"
@@ -88,6 +90,15 @@ pub async fn handle(mut req: Request, env: &Env, m: &Matched) -> Result<Response
                 201,
                 &json!({ "api_key_id": key_id, "api_key": key, "expires_at": expires_at.map(rfc3339_ms) }),
             )
+        }
+        Route::AdminRevokeApiKey => {
+            let (org, user, key_id) = (m.param("organization"), m.param("user"), m.param("key_id"));
+            if !store::api_keys::delete(env, org, user, key_id).await? {
+                return Err(ApiError::NotFound(format!(
+                    "API key {key_id} of user {user} of organization {org} not found"
+                )));
+            }
+            http::no_content()
         }
         Route::AdminGetMaintenance => {
             let m = store::maintenance::get(env).await?.unwrap_or(Maintenance {

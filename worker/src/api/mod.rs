@@ -25,6 +25,7 @@ pub async fn dispatch(req: Request, env: &Env, m: &Matched) -> Result<Response, 
         Route::AdminCreateOrganization
         | Route::AdminCreateUser
         | Route::AdminCreateApiKey
+        | Route::AdminRevokeApiKey
         | Route::AdminGetMaintenance
         | Route::AdminSetMaintenance => admin::handle(req, env, m).await,
         Route::ListDestinations

@@ -4,6 +4,7 @@
 use crate::context::{check_maintenance, limit_for};
 use crate::http::{self, internal};
 use crate::{config, rate_limiter, store};
+use edgehook_core::api_key::token_expiry_s;
 use edgehook_core::auth::{api_key_matches, issue_token};
 use edgehook_core::error::{ApiError, FieldError};
 use edgehook_core::routes::Matched;
@@ -55,6 +56,7 @@ pub async fn sign_in(req: Request, env: &Env, m: &Matched) -> Result<Response, A
         return Err(ApiError::Unauthorized("the API key has expired".into()));
     }
     let permissions: Vec<String> = serde_json::from_str(&record.permissions).map_err(internal)?;
+    let expires_s = token_expiry_s(now, settings.token_ttl_seconds, record.expires_at);
     let (token, expires_s) = issue_token(
         &config::jwt_key(env)?,
         org_id,
@@ -62,7 +64,7 @@ pub async fn sign_in(req: Request, env: &Env, m: &Matched) -> Result<Response, A
         &key_id,
         &permissions,
         now / 1000,
-        settings.token_ttl_seconds,
+        expires_s - now / 1000,
     )?;
     http::json(
         200,

@@ -1,9 +1,14 @@
 //! The `api_keys` table: keys are stored as SHA-256 hashes, never in clear.
+//! Revoking a key deletes its row; each isolate keeps what it last read about
+//! a key for a short while, so a token's check usually costs no query.
 
-use super::{bind, db, n, s};
+use super::{bind, changed, db, n, s};
 use crate::http::internal;
+use edgehook_core::api_key::KeyStatusCache;
+use edgehook_core::auth::Principal;
 use edgehook_core::error::ApiError;
 use serde::Deserialize;
+use std::cell::RefCell;
 use wasm_bindgen::JsValue;
 use worker::Env;
 
@@ -51,4 +56,54 @@ pub async fn get(env: &Env, id: &str) -> Result<Option<KeyRecord>, ApiError> {
     .first(None)
     .await
     .map_err(internal)
+}
+
+/// Revokes the key `id` of `user_id` in `org_id`; false when there is no such key.
+pub async fn delete(env: &Env, org_id: &str, user_id: &str, id: &str) -> Result<bool, ApiError> {
+    let db = db(env)?;
+    let deleted = changed(bind(
+        &db,
+        "DELETE FROM api_keys WHERE id = ?1 AND org_id = ?2 AND user_id = ?3",
+        &[s(id), s(org_id), s(user_id)],
+    )?)
+    .await?;
+    if deleted {
+        // This isolate knows at once; the others within the cache's lifetime.
+        KEY_STATUS.with_borrow_mut(|c| c.put(id, false, crate::config::now_ms()));
+    }
+    Ok(deleted)
+}
+
+thread_local! {
+    /// What this isolate last read about the keys of the tokens it saw.
+    static KEY_STATUS: RefCell<KeyStatusCache> = RefCell::new(KeyStatusCache::default());
+}
+
+/// 401 when the API key the caller's token was signed in with has been revoked.
+pub async fn require_active(env: &Env, caller: &Principal, now_ms: i64) -> Result<(), ApiError> {
+    let known = KEY_STATUS.with_borrow(|c| c.get(&caller.key_id, now_ms));
+    let active = match known {
+        Some(active) => active,
+        None => {
+            let db = db(env)?;
+            let row: Option<i64> = bind(
+                &db,
+                "SELECT 1 AS found FROM api_keys WHERE id = ?1 AND org_id = ?2 AND user_id = ?3",
+                &[s(&caller.key_id), s(&caller.org_id), s(&caller.user_id)],
+            )?
+            .first(Some("found"))
+            .await
+            .map_err(internal)?;
+            let active = row.is_some();
+            KEY_STATUS.with_borrow_mut(|c| c.put(&caller.key_id, active, now_ms));
+            active
+        }
+    };
+    if active {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized(
+            "invalid token: its API key was revoked".into(),
+        ))
+    }
 }
