@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import socket
+import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from harness import HTTP_TIMEOUT, Worker, new_tenant
+import httpx
+
+from harness import HTTP_TIMEOUT, Worker, admin, new_tenant
 
 
 # --- 6. request bodies --------------------------------------------------------
@@ -175,3 +180,184 @@ def test_a_token_on_another_organization_cannot_tell_whether_it_exists(worker, t
         assert other.client.get(other.destination_path(did)).status_code == 200
     finally:
         other.close()
+
+
+# --- 1. sign-in lockout -----------------------------------------------------
+#
+# Sign-in failures are counted per client address: a test that makes many of
+# them sends its own `CF-Connecting-IP` (wrangler dev keeps a header the client
+# sent, and sets it to the connecting address otherwise; Cloudflare's edge
+# always sets it), so it never spends another test's budget.
+
+SIGNIN = "/v1/{org}/user/signin_with_api_key"
+
+
+def new_address() -> str:
+    """A client address no other test uses (one /64 of the documentation range)."""
+    return f"2001:db8:{secrets.randbelow(1 << 16):x}:{secrets.randbelow(1 << 16):x}::1"
+
+
+def new_key_id() -> str:
+    """A well-formed API key id that names no key."""
+    return secrets.token_hex(12)
+
+
+def sign_in_from(worker: Worker, address: str, org_id: str, user_id: str, key_id: str,
+                 key: str) -> httpx.Response:
+    return httpx.post(
+        worker.url + SIGNIN.format(org=org_id),
+        headers={"x-api-key": key, "x-api-key-id": key_id, "x-user-id": user_id,
+                 "CF-Connecting-IP": address},
+        timeout=HTTP_TIMEOUT,
+    )
+
+
+def assert_limited(r: httpx.Response) -> None:
+    assert r.status_code == 429, (r.status_code, r.text)
+    assert 1 <= int(r.headers["retry-after"]) <= 60, r.headers
+
+
+def test_failed_sign_ins_naming_a_user_leave_its_budget_whole(worker):
+    """Sign-ins naming a real user and its key id but a wrong key are refused
+    without spending the user's 5 sign-ins a minute: the key's holder still
+    signs in 5 times (its first was `new_tenant`'s), and only then is limited."""
+    t = new_tenant(worker)
+    address = new_address()
+    try:
+        for _ in range(6):
+            r = sign_in_from(worker, address, t.org_id, t.user_id, t.api_key_id,
+                             "ehk_" + secrets.token_urlsafe(32))
+            assert r.status_code == 401, (r.status_code, r.text)
+        for _ in range(4):
+            r = sign_in_from(worker, address, t.org_id, t.user_id, t.api_key_id, t.api_key)
+            assert r.status_code == 200, (r.status_code, r.text)
+        assert_limited(sign_in_from(worker, address, t.org_id, t.user_id, t.api_key_id,
+                                    t.api_key))
+    finally:
+        t.close()
+
+
+def test_failures_naming_one_key_id_are_limited_to_ten_a_minute(worker):
+    """Ten wrong keys for one key id, from ten addresses: the eleventh attempt
+    naming it answers 429, even with the right key, so guessing a key goes no
+    faster; the user's other key is not affected."""
+    t = new_tenant(worker)
+    try:
+        for _ in range(10):
+            r = sign_in_from(worker, new_address(), t.org_id, t.user_id, t.api_key_id,
+                             "ehk_" + secrets.token_urlsafe(32))
+            assert r.status_code == 401, (r.status_code, r.text)
+        assert_limited(sign_in_from(worker, new_address(), t.org_id, t.user_id, t.api_key_id,
+                                    "ehk_" + secrets.token_urlsafe(32)))
+        assert_limited(sign_in_from(worker, new_address(), t.org_id, t.user_id, t.api_key_id,
+                                    t.api_key))
+        with admin(worker) as op:
+            r = op.post(f"/admin/v1/organizations/{t.org_id}/users/{t.user_id}/api_keys", json={})
+            assert r.status_code == 201, r.text
+            other_key = r.json()
+        r = sign_in_from(worker, new_address(), t.org_id, t.user_id, other_key["api_key_id"],
+                         other_key["api_key"])
+        assert r.status_code == 200, r.text
+    finally:
+        t.close()
+
+
+def test_failures_from_one_address_are_limited_to_thirty_a_minute(worker):
+    """Thirty failures from one address, each naming another key id (half of
+    them on an organization that does not exist): the 31st attempt from that
+    address answers 429, even with a right key, while other addresses sign in."""
+    t = new_tenant(worker)
+    address = new_address()
+    try:
+        for i in range(30):
+            org = t.org_id if i % 2 else "no-such-org-" + secrets.token_hex(4)
+            r = sign_in_from(worker, address, org, t.user_id, new_key_id(),
+                             "ehk_" + secrets.token_urlsafe(32))
+            assert r.status_code == 401, (i, r.status_code, r.text)
+        assert_limited(sign_in_from(worker, address, t.org_id, t.user_id, new_key_id(),
+                                    "ehk_" + secrets.token_urlsafe(32)))
+        assert_limited(sign_in_from(worker, address, t.org_id, t.user_id, t.api_key_id,
+                                    t.api_key))
+        r = sign_in_from(worker, new_address(), t.org_id, t.user_id, t.api_key_id, t.api_key)
+        assert r.status_code == 200, r.text
+    finally:
+        t.close()
+
+
+def test_sign_in_to_an_unknown_organization_answers_as_a_bad_key(worker):
+    """No organization oracle at sign-in: an unknown organization, a wrong key,
+    an unknown key id and another user all get the same 401 and body."""
+    t = new_tenant(worker)
+    address = new_address()
+    try:
+        answers = [
+            sign_in_from(worker, address, "no-such-org-" + secrets.token_hex(4), t.user_id,
+                         t.api_key_id, t.api_key),
+            sign_in_from(worker, address, t.org_id, t.user_id, t.api_key_id,
+                         "ehk_" + secrets.token_urlsafe(32)),
+            sign_in_from(worker, address, t.org_id, t.user_id, new_key_id(), t.api_key),
+            sign_in_from(worker, address, t.org_id, "someone-else", t.api_key_id, t.api_key),
+        ]
+        assert [r.status_code for r in answers] == [401] * 4, [r.text for r in answers]
+        assert len({r.content for r in answers}) == 1, [r.text for r in answers]
+    finally:
+        t.close()
+
+
+# --- 2. limiter storage -----------------------------------------------------
+
+def limiter_files(w: Worker) -> set[Path]:
+    """The rate-limit objects' SQLite files in the Worker's state directory
+    (miniflare keeps one per object it ever started, plus its own index)."""
+    folder = w.state_dir / "v3" / "do" / "edgehook-RateLimiter"
+    return {p for p in folder.glob("*.sqlite") if p.name != "metadata.sqlite"}
+
+
+def stored_rows(db: Path) -> int:
+    """Rows an object holds in its Durable Object storage (the `_cf_KV` table;
+    miniflare's own `__miniflare_do_name` aside), read from a copy of the
+    database so the running runtime is not disturbed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / db.name
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{db}{suffix}").exists():
+                shutil.copy(f"{db}{suffix}", f"{copy}{suffix}")
+        conn = sqlite3.connect(copy)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "_cf_KV" not in tables:
+                return 0
+            return conn.execute("SELECT count(*) FROM _cf_KV").fetchone()[0]
+        finally:
+            conn.close()
+
+
+def test_a_flood_of_bogus_sign_ins_leaves_no_object_per_made_up_user(make_worker):
+    """Forty sign-ins naming made-up users of a real organization with one
+    made-up key id make two limiter objects (the address's and the key id's
+    failure counters), not one per user; once their minute is idle, each
+    deletes its storage."""
+    w = make_worker()
+    t = new_tenant(w)
+    try:
+        before = limiter_files(w)
+        address, key_id = new_address(), new_key_id()
+        statuses = [
+            sign_in_from(w, address, t.org_id, f"made-up-{i}", key_id,
+                         "ehk_" + secrets.token_urlsafe(32)).status_code
+            for i in range(40)
+        ]
+        made = limiter_files(w) - before
+        assert len(made) == 2, f"{len(made)} limiter objects made"
+        assert statuses == [401] * 10 + [429] * 30, statuses
+        assert all(stored_rows(db) > 0 for db in made)
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and any(stored_rows(db) for db in made):
+            time.sleep(2)
+        assert [stored_rows(db) for db in made] == [0, 0], "idle limiters kept their storage"
+        # The limit is over with the window: the address may fail again.
+        r = sign_in_from(w, address, t.org_id, "made-up", key_id, "ehk_wrong")
+        assert r.status_code == 401, r.text
+    finally:
+        t.close()

@@ -103,10 +103,14 @@ def test_a_token_expires_with_its_key(worker, tenant):
     assert r.status_code == 401, r.text
 
 
-def test_sign_in_to_an_unknown_organization_is_404(worker, tenant):
+def test_sign_in_to_an_unknown_organization_is_401_like_a_bad_key(worker, tenant):
     r = sign_in(worker, "no-such-org-" + tenant.org_id[:8], tenant.user_id,
                 tenant.api_key_id, tenant.api_key)
-    assert r.status_code == 404, r.text
+    assert r.status_code == 401, r.text
+    bad_key = sign_in(worker, tenant.org_id, tenant.user_id, tenant.api_key_id,
+                      "ehk_not-the-key")
+    assert bad_key.status_code == 401, bad_key.text
+    assert r.json() == bad_key.json()
 
 
 @pytest.mark.parametrize("missing", ["x-api-key", "x-api-key-id", "x-user-id"])

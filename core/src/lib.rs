@@ -7,6 +7,7 @@
 //! - [`url_safety`]: which destination URLs may be called.
 //! - [`auth`]: credentials in headers, permissions, API keys and JWTs.
 //! - [`api_key`]: a key's expiry, its tokens' expiry, revocation reaching isolates.
+//! - [`signin`]: which key sign-in accepts and how its failures are counted.
 //! - [`rate_limit`]: the sliding-window limiter that the rate-limit object runs.
 //! - [`settings`]: the worker's settings and their defaults.
 //! - [`request_body`]: a request body read with a cap.
@@ -26,6 +27,7 @@ pub mod request_body;
 pub mod routes;
 pub mod secrets;
 pub mod settings;
+pub mod signin;
 pub mod time;
 pub mod url_safety;
 
