@@ -39,12 +39,20 @@ trap cleanup EXIT INT TERM
 step "starting wrangler dev on $BASE"
 setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" --test-scheduled </dev/null > .wrangler/dev.log 2>&1 &
 pids+=($!)
+# Ready once GET /healthz answers 200; a 503 from it names each setting to fix.
+health=.wrangler/healthz.json
 for _ in $(seq 1 240); do
-  curl -fs -o /dev/null "$BASE/openapi.json" && break
+  code=$(curl -s -o "$health" -w '%{http_code}' "$BASE/healthz" || true)
+  [ "$code" = 200 ] && break
+  if [ "$code" = 503 ] && grep -q misconfigured "$health"; then
+    echo "edgehook is misconfigured (settings in wrangler.toml, secrets in .dev.vars):" >&2
+    cat "$health" >&2; echo >&2
+    exit 1
+  fi
   kill -0 "${pids[0]}" 2>/dev/null || { tail -30 .wrangler/dev.log; exit 1; }
   sleep 0.25
 done
-curl -fs -o /dev/null "$BASE/openapi.json" || { tail -30 .wrangler/dev.log; exit 1; }
+[ "$code" = 200 ] || { tail -30 .wrangler/dev.log; exit 1; }
 
 step "seeding the demo organization"
 eval "$("$EDGEHOOK_VENV/bin/python" scripts/seed_demo.py "$BASE" "$ADMIN_TOKEN" "http://127.0.0.1:$DEMO_PORT/webhook")"

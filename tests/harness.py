@@ -148,7 +148,12 @@ class Worker:
     `vars` overrides wrangler.toml [vars] (e.g. EDGEHOOK_RATE_LIMIT_PER_MINUTE)
     and the defaults set here: a random EDGEHOOK_ADMIN_TOKEN and
     EDGEHOOK_JWT_SECRET, and EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS=true so that
-    receivers on http://127.0.0.1:PORT are valid destinations.
+    receivers on http://127.0.0.1:PORT are valid destinations. A var set to
+    None is not passed at all.
+
+    `start()` waits for GET /healthz; a Worker whose health check says it is
+    misconfigured is an error unless `misconfigured_ok` is set (to test that
+    answer).
 
     The state directory (given, or a fresh temporary one removed by
     `cleanup()`) holds D1, KV and Durable Object storage and the log file
@@ -171,8 +176,9 @@ class Worker:
             "EDGEHOOK_JWT_SECRET": "jwt_" + secrets.token_hex(16),
             "EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS": "true",
         }
-        self.vars.update({k: str(v) for k, v in (vars or {}).items()})
+        self.vars.update({k: None if v is None else str(v) for k, v in (vars or {}).items()})
         self.start_timeout = start_timeout
+        self.misconfigured_ok = False
         # More `wrangler dev` options, e.g. ["--log-level", "warn"].
         self.extra_args = list(extra_args or [])
         self.log_path = self.state_dir / "wrangler.log"
@@ -196,7 +202,8 @@ class Worker:
 
     def start(self) -> "Worker":
         """Applies the D1 migrations and starts `wrangler dev`; returns once
-        GET /openapi.json answers 200, or raises with the log's tail."""
+        GET /healthz answers 200 (or 503 with `misconfigured_ok`), or raises
+        with the log's tail."""
         if self.running:
             raise RuntimeError(f"worker on port {self.port} is already running")
         env = tool_env()
@@ -216,7 +223,8 @@ class Worker:
                 # exposes GET /__scheduled?cron=... to run the scheduled job on demand
                 "--test-scheduled"]
         for name, value in self.vars.items():
-            args += ["--var", f"{name}:{value}"]
+            if value is not None:
+                args += ["--var", f"{name}:{value}"]
         args += self.extra_args
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== wrangler dev on port {self.port} =====\n".encode())
@@ -237,10 +245,15 @@ class Worker:
                     f"ready; log tail:\n{self.log_tail()}"
                 )
             try:
-                r = httpx.get(self.url + "/openapi.json", timeout=2.0)
+                r = httpx.get(self.url + "/healthz", timeout=2.0)
                 if r.status_code == 200:
                     return
-            except httpx.HTTPError:
+                if r.status_code == 503 and r.json().get("status") == "misconfigured":
+                    if self.misconfigured_ok:
+                        return
+                    self.kill()
+                    raise RuntimeError(f"edgehook on port {self.port} is misconfigured: {r.text}")
+            except (httpx.HTTPError, ValueError):
                 pass
             time.sleep(0.25)
         self.kill()

@@ -361,3 +361,39 @@ def test_a_flood_of_bogus_sign_ins_leaves_no_object_per_made_up_user(make_worker
         assert r.status_code == 401, r.text
     finally:
         t.close()
+
+
+# --- 10. health -----------------------------------------------------------------
+
+def test_health_is_ok_without_credentials(worker):
+    r = httpx.get(worker.url + "/healthz", timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"status": "ok"}
+
+
+def test_health_names_each_missing_or_invalid_setting_without_its_value(make_worker):
+    short_admin_token = "short-" + secrets.token_hex(2)
+    bad_schedule = "5,ten-" + secrets.token_hex(2)
+    w = make_worker(vars={
+        "EDGEHOOK_JWT_SECRET": None,
+        "EDGEHOOK_ADMIN_TOKEN": short_admin_token,
+        "EDGEHOOK_RETRY_SCHEDULE_SECONDS": bad_schedule,
+    }, start=False)
+    w.misconfigured_ok = True
+    w.start()
+    r = httpx.get(w.url + "/healthz", timeout=HTTP_TIMEOUT)
+    assert r.status_code == 503, r.text
+    body = r.json()
+    assert body["status"] == "misconfigured"
+    problems = "\n".join(body["problems"])
+    assert len(body["problems"]) == 3, body
+    for name in ("EDGEHOOK_JWT_SECRET", "EDGEHOOK_ADMIN_TOKEN",
+                 "EDGEHOOK_RETRY_SCHEDULE_SECONDS"):
+        assert name in problems, body
+    for value in (short_admin_token, bad_schedule, "ten-"):
+        assert value not in r.text, body
+    # Requests meanwhile fail with an opaque 500 that shows no value either.
+    r = httpx.post(w.url + "/v1/any/user/signin_with_api_key", timeout=HTTP_TIMEOUT,
+                   headers={"x-api-key": "k", "x-api-key-id": "i", "x-user-id": "u"})
+    assert r.status_code == 500, r.text
+    assert bad_schedule not in r.text and short_admin_token not in r.text

@@ -10,6 +10,7 @@
 //! - [`signin`]: which key sign-in accepts and how its failures are counted.
 //! - [`rate_limit`]: the sliding-window limiter that the rate-limit object runs.
 //! - [`settings`]: the worker's settings and their defaults.
+//! - [`health`]: which settings, secrets and bindings a deployment lacks.
 //! - [`request_body`]: a request body read with a cap.
 //! - [`time`]: RFC 3339 formatting used in every response.
 
@@ -21,6 +22,7 @@ pub mod destination;
 pub mod error;
 pub mod event;
 pub mod event_types;
+pub mod health;
 pub mod ids;
 pub mod rate_limit;
 pub mod request_body;

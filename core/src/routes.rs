@@ -27,6 +27,7 @@ pub enum Route {
     AdminGetMaintenance,
     AdminSetMaintenance,
     OpenApi,
+    Health,
 }
 
 /// Which limit a route's calls count against.
@@ -199,6 +200,7 @@ pub const ROUTES: &[RouteSpec] = &[
         None,
         RateClass::None,
     ),
+    spec(Route::Health, "GET", "/healthz", None, RateClass::None),
 ];
 
 /// A request matched to a route, with its path parameters in order.
@@ -373,6 +375,16 @@ mod tests {
             (Route::AdminRevokeApiKey, "acme", "ann", ID)
         );
         assert_eq!(m.spec.rate, RateClass::None);
+    }
+
+    #[test]
+    fn health_is_a_plain_get() {
+        let m = match_route("GET", "/healthz").unwrap();
+        assert_eq!((m.spec.route, m.spec.permission), (Route::Health, None));
+        assert_eq!(
+            match_route("POST", "/healthz"),
+            Err(NoRoute::MethodNotAllowed)
+        );
     }
 
     #[test]

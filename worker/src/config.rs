@@ -2,6 +2,7 @@
 
 use crate::http::internal;
 use edgehook_core::error::ApiError;
+use edgehook_core::health::check_secret;
 use edgehook_core::settings::Settings;
 use worker::Env;
 
@@ -23,17 +24,24 @@ pub fn settings(env: &Env) -> Result<Settings, ApiError> {
     Ok(parsed)
 }
 
-/// A secret that must be set (wrangler secret, or `.dev.vars` in local runs).
-pub fn secret(env: &Env, name: &str) -> Result<String, ApiError> {
-    let value = env
-        .secret(name)
+/// A secret or setting as the environment holds it (a wrangler secret, or a
+/// var: `.dev.vars` and `--var` in local runs), if present.
+pub fn raw(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
         .map(|s| s.to_string())
         .or_else(|_| env.var(name).map(|s| s.to_string()))
-        .map_err(|_| internal(format!("{name} is not set: add it with `wrangler secret put {name}` (or to .dev.vars locally)")))?;
-    if value.len() < 16 {
-        return Err(internal(format!("{name} must be at least 16 characters")));
-    }
-    Ok(value)
+        .ok()
+}
+
+/// A secret that must be set, and long enough (`GET /healthz` names it otherwise).
+pub fn secret(env: &Env, name: &str) -> Result<String, ApiError> {
+    let value = raw(env, name);
+    check_secret(name, value.as_deref()).map_err(|problem| {
+        internal(format!(
+            "{problem}: add it with `wrangler secret put {name}` (or to .dev.vars locally)"
+        ))
+    })?;
+    value.ok_or_else(|| internal(format!("{name} is not set")))
 }
 
 /// The key that signs and verifies edgehook's JWTs.

@@ -4,6 +4,7 @@ mod admin;
 mod deliveries;
 mod destinations;
 pub mod events;
+mod health;
 mod signin;
 
 use crate::context;
@@ -21,6 +22,7 @@ pub async fn dispatch(req: Request, env: &Env, m: &Matched) -> Result<Response, 
                 .map_err(crate::http::internal)?;
             Ok(resp)
         }
+        Route::Health => health::handle(env),
         Route::SignIn => signin::sign_in(req, env, m).await,
         Route::AdminCreateOrganization
         | Route::AdminCreateUser
