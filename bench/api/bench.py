@@ -147,7 +147,7 @@ def breakdown(extra_args: list[str]) -> None:
                 path="/openapi.json")
         measure("no route 404 (no I/O)", w.url, "get", ts, 16, path="/nothing-here")
         measure("list, no token 401 (KV)", base, "get", ts, 16, token="-")
-        measure("list, other org 403 (KV+JWT+D1)", base, "get", ts, 16,
+        measure("list, other org 404 (KV+JWT)", base, "get", ts, 16,
                 path=other.destinations_path)
         measure("list 200 (KV+JWT+D1 list)", base, "get", ts, 16)
 
