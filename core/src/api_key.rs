@@ -158,4 +158,31 @@ mod tests {
         c.put("one-more", false, 6);
         assert_eq!(c.len(), KEY_STATUS_CAPACITY);
     }
+
+    #[test]
+    fn a_full_cache_drops_what_is_stale_or_from_the_future_and_keeps_the_rest() {
+        let mut c = KeyStatusCache::default();
+        assert!(c.is_empty());
+        let now = 10 * KEY_STATUS_TTL_MS;
+        let quarter = KEY_STATUS_CAPACITY / 4;
+        for i in 0..quarter {
+            c.put(&format!("stale{i}"), true, now - KEY_STATUS_TTL_MS - 1);
+            c.put(&format!("edge{i}"), true, now - KEY_STATUS_TTL_MS);
+            c.put(&format!("fresh{i}"), true, now - 1);
+            c.put(&format!("future{i}"), true, now + 5);
+        }
+        assert!(!c.is_empty());
+        assert_eq!(c.len(), KEY_STATUS_CAPACITY);
+        c.put("new", false, now);
+        assert_eq!(
+            c.len(),
+            quarter + 1,
+            "only the fresh quarter and the new key stay"
+        );
+        assert_eq!(c.get("fresh0", now), Some(true));
+        assert_eq!(c.get("new", now), Some(false));
+        for gone in ["stale0", "edge0", "future0"] {
+            assert!(!c.entries.contains_key(gone), "{gone}");
+        }
+    }
 }

@@ -365,6 +365,18 @@ mod tests {
     }
 
     #[test]
+    fn a_timeout_names_its_limit_when_it_knows_it() {
+        assert_eq!(
+            NoAnswer::Timeout { after_seconds: 1 }.describe(),
+            "timeout: no answer within 1 s"
+        );
+        assert_eq!(
+            NoAnswer::Timeout { after_seconds: 0 }.describe(),
+            "timeout: the connection timed out"
+        );
+    }
+
+    #[test]
     fn runtime_messages_become_classes_without_their_text() {
         for (message, class) in [
             (
