@@ -31,7 +31,7 @@ from delivery_helpers import (CONVERSATION, conversation_event,  # noqa: F401
 from harness import REPO_ROOT, new_tenant, tool_env
 from receiver import Receiver, Reply
 
-CONTROL_PLANE = {"organizations", "users", "api_keys", "webhook_destinations"}
+CONTROL_PLANE = {"organizations", "users", "api_keys", "webhook_destinations", "portal_sessions"}
 
 
 def object_files(worker, class_name: str) -> list[Path]:
