@@ -39,6 +39,7 @@ bounded in count and in time, and goes to 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import http.client
 import json
 import os
@@ -128,6 +129,8 @@ class Figures:
     backlog_s: float  # last arrival − last 202
     lost: int  # acknowledged ids that never arrived
     duplicated: int  # arrivals beyond the first of an id
+    duplicate_gaps_s: list[float]  # second arrival − first, per duplicated id
+    other_statuses: dict[int, int]  # answers other than 202, by status
     stray: int  # arrivals of ids no answer named
     acknowledged: set[str]  # the delivery ids of the 202 answers
 
@@ -151,6 +154,8 @@ def figures(answers: list[Answer], arrivals: dict[str, list[float]]) -> Figures:
         backlog_s=last_arrival - last_ack,
         lost=len(sent) - len(delivered),
         duplicated=sum(len(ts) - 1 for d, ts in arrivals.items() if d in sent),
+        duplicate_gaps_s=[sorted(ts)[1] - min(ts) for d, ts in arrivals.items() if d in sent and len(ts) > 1],
+        other_statuses=dict(Counter(a.status for a in answers if a.status != 202)),
         stray=sum(len(ts) for d, ts in arrivals.items() if d not in sent),
         acknowledged=set(sent),
     )
@@ -336,8 +341,14 @@ def one_destination(worker: Worker, n: int, with_ceiling: bool = True) -> Figure
 def report_counts(f: Figures) -> None:
     line("lost / duplicated (by webhook-id)", f"{f.lost} / {f.duplicated}", "target 0 / 0",
          f"of {f.webhooks} acknowledged" + (f"; {f.stray} unexpected" if f.stray else ""))
-    if f.requests - f.accepted:
-        line("answers other than 202", f"{f.requests - f.accepted}")
+    if f.duplicated:
+        line("duplicate's arrival after the first, min / max", f"{min(f.duplicate_gaps_s):.2f} / {max(f.duplicate_gaps_s):.2f} s")
+    if f.other_statuses:
+        line("answers other than 202", f"{f.requests - f.accepted}", "", statuses(f))
+
+
+def statuses(f: Figures) -> str:
+    return ", ".join(f"{n}× {status}" for status, n in sorted(f.other_statuses.items()))
 
 
 def fan_out(worker: Worker, n: int, one: Figures) -> None:
@@ -379,8 +390,9 @@ def log_size(worker: Worker, preload: int, n: int, rounds: int) -> None:
         pre = figures(answers, collect(rx, 0, ids, 120 + preload / 40))
         took = time.monotonic() - t0
         print(f"log size: {pre.accepted} deliveries preloaded into one destination's log in {took:.0f} s "
-              f"(publish {pre.publish_per_s:.0f} req/s, delivered {pre.delivered_per_s:.0f}/s, "
-              f"lost {pre.lost}, duplicated {pre.duplicated}); then {rounds} × {n} events each on an empty and on that log")
+              f"(publish {pre.publish_per_s:.0f} req/s, delivered {pre.delivered_per_s:.0f}/s); "
+              f"then {rounds} × {n} events each on an empty and on that log")
+        report_counts(pre)
         empty_runs, full_runs = [], []
         in_log = pre.webhooks
         for r in range(rounds):
