@@ -279,6 +279,11 @@ mod tests {
     }
 
     #[test]
+    fn an_attempt_reads_8_kb_of_an_answer_and_keeps_4() {
+        assert_eq!((ANSWER_READ_LIMIT_BYTES, ANSWER_KEPT_BYTES), (8192, 4096));
+    }
+
+    #[test]
     fn an_answer_keeps_its_first_4_kb_on_a_character_boundary() {
         assert_eq!(excerpt(b"", false), None);
         assert_eq!(

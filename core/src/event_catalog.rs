@@ -144,6 +144,10 @@ mod tests {
             conforms(&d.schema, &sent).unwrap();
         }
         assert_eq!(example_body("no-such-type", "o").unwrap(), None);
+        assert!(!covers_every_type(&docs[1..]));
+        let mut reordered = docs.clone();
+        reordered.swap(0, 1);
+        assert!(!covers_every_type(&reordered));
     }
 
     #[test]

@@ -222,6 +222,15 @@ mod tests {
         let at: Vec<&str> = errs.iter().map(|e| e.loc[2].as_str()).collect();
         assert_eq!(at, vec!["1", "2", "3", "4", "5", "6"]);
         assert!(parse(json!({"allowed_origins": "https://x.example"})).is_err());
+        for one_flaw in [
+            "https://u@x.example",
+            "https://:p@x.example",
+            "https://x.example?q",
+            "https://x.example#f",
+            "https://x.example//",
+        ] {
+            assert_eq!(normalize_origin(one_flaw), None, "{one_flaw}");
+        }
         let many: Vec<String> = (0..21).map(|i| format!("https://h{i}.example")).collect();
         assert!(parse(json!({ "allowed_origins": many })).is_err());
     }
@@ -258,6 +267,8 @@ mod tests {
         assert!(page_csp(None).contains("script-src 'self';"));
         assert_eq!(cache_control("/portal/"), "no-cache");
         assert_eq!(cache_control("/portal/index.html"), "no-cache");
+        assert_eq!(cache_control("/portal/help-page.html"), "no-cache");
+        assert_eq!(cache_control("/portal/portal.js"), "no-cache");
         assert_eq!(
             cache_control("/portal/portal-QR2ZAKQ3.js"),
             "public, max-age=31536000, immutable"

@@ -33,7 +33,8 @@ impl Quota {
     }
 
     /// Takes one publish from the bucket, or answers how many whole seconds
-    /// until one is available. A rate of 0 lifts the quota.
+    /// until one is available: at any rate of one a second or more, a token
+    /// is back within a second. A rate of 0 lifts the quota.
     pub fn admit(&mut self, rate_per_second: u32, now_ms: i64) -> Result<(), u64> {
         if rate_per_second == 0 {
             return Ok(());
@@ -46,8 +47,7 @@ impl Quota {
             self.tokens -= 1.0;
             return Ok(());
         }
-        let wait_s = (1.0 - self.tokens) / rate;
-        Err((wait_s.ceil() as u64).max(1))
+        Err(1)
     }
 }
 
@@ -122,6 +122,12 @@ mod tests {
             taken += 1;
         }
         assert_eq!(taken, 20);
+    }
+
+    #[test]
+    fn the_idempotency_window_is_a_day() {
+        assert_eq!(IDEMPOTENCY_WINDOW_MS, 86_400_000);
+        assert_eq!(ROUTING_TTL_MS, 5_000);
     }
 
     #[test]
