@@ -23,5 +23,8 @@ bash scripts/build-worker.sh
 step "SDK tests (wasm-pack in Node and Chromium, Node package tests, demo)"
 bash scripts/test-sdk.sh
 
-step "end-to-end tests against wrangler dev"
+step "end-to-end and browser tests against wrangler dev"
 "$EDGEHOOK_VENV/bin/python" -m pytest tests -q -p no:cacheprovider "$@"
+
+step "mutation testing of core and the SDK's host-tested modules (EDGEHOOK_SKIP_MUTANTS=1 skips it outside CI)"
+bash scripts/mutants.sh
