@@ -446,12 +446,23 @@ def low_rate(worker: Worker, n: int, rate: float = 20.0) -> None:
             t1 = time.monotonic()
             ids = json.loads(data)["delivery_ids"] if resp.status == 202 else []
             answers.append(Answer(t0, t1, resp.status, ids))
+        # The runtime's own floor at the same rate: a request the worker answers
+        # without credentials, storage or objects (GET /healthz).
+        floor = []
+        begin = time.monotonic()
+        for i in range(min(n, 200)):
+            time.sleep(max(0.0, begin + i / rate - time.monotonic()))
+            t0 = time.monotonic()
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            floor.append((time.monotonic() - t0) * 1000)
         conn.close()
         ids = {d for a in answers for d in a.delivery_ids}
         f = figures(answers, collect(rx, start, ids, 60))
     finally:
         rx.stop()
     print(f"low rate: {n} events at {rate:g}/s to one destination, one keep-alive client, lean receiver")
+    line("floor: GET /healthz round trip p50 (same client, same rate)", f"{pct(floor, 50):.1f} ms")
     ack50 = pct(f.ack_ms, 50)
     line("publish time to 202 p50", f"{ack50:.1f} ms", "target ≤ 8 ms",
          f"{ack50 / 8:.2f}× target (today {TODAY['ack_p50_ms']} ms; queue service {QUEUE_SERVICE['ack_p50_ms']} ms)")
