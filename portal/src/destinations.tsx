@@ -162,6 +162,30 @@ function DestinationFields(props: {
   );
 }
 
+/** Submits a destination form once at a time: a field error of the API goes
+ * next to its field, any error is announced, and the form is usable again. */
+async function submitForm(
+  e: Event,
+  busy: boolean,
+  setBusy: (b: boolean) => void,
+  setError: (e: ApiError | null) => void,
+  send: () => Promise<void>,
+): Promise<void> {
+  e.preventDefault();
+  if (busy) return;
+  setBusy(true);
+  setError(null);
+  clearNotice();
+  try {
+    await send();
+  } catch (err) {
+    if (err instanceof ApiError) setError(err);
+    announceError(err);
+  } finally {
+    setBusy(false);
+  }
+}
+
 export function CreateDestination() {
   const { api } = usePortal();
   const heading = useFocusHeading("new");
@@ -185,13 +209,8 @@ export function CreateDestination() {
       <h1 id="view-title" tabIndex={-1} ref={heading}>Add a destination</h1>
       <form
         class="form"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          if (busy) return;
-          setBusy(true);
-          setError(null);
-          clearNotice();
-          try {
+        onSubmit={(e) =>
+          submitForm(e, busy, setBusy, setError, async () => {
             const body = {
               url: values.url.trim(),
               accepted_types: values.types,
@@ -202,13 +221,8 @@ export function CreateDestination() {
             const r = await api.createDestination(body);
             announce("Destination created. Copy its secret now: it will not be shown again.");
             setCreated({ id: r.webhook_destination_id, secret: r.secret });
-          } catch (err) {
-            if (err instanceof ApiError) setError(err);
-            announceError(err);
-          } finally {
-            setBusy(false);
-          }
-        }}
+          })
+        }
       >
         <DestinationFields values={values} set={setValues} error={error} editing={false} />
         <div class="actions">
@@ -249,13 +263,8 @@ export function EditDestination({ id }: { id: string }) {
       {values && (
         <form
           class="form"
-          onSubmit={async (e) => {
-            e.preventDefault();
-            if (busy) return;
-            setBusy(true);
-            setError(null);
-            clearNotice();
-            try {
+          onSubmit={(e) =>
+            submitForm(e, busy, setBusy, setError, async () => {
               await api.updateDestination(id, {
                 name: values.name.trim(), // "" clears the name
                 accepted_types: values.types,
@@ -264,13 +273,8 @@ export function EditDestination({ id }: { id: string }) {
               });
               announce("Changes saved.");
               navigate(`#/d/${id}`);
-            } catch (err) {
-              if (err instanceof ApiError) setError(err);
-              announceError(err);
-            } finally {
-              setBusy(false);
-            }
-          }}
+            })
+          }
         >
           <DestinationFields values={values} set={(v) => setValues(v)} error={error} editing={true} />
           <div class="actions">

@@ -32,23 +32,39 @@ pub struct DeliveryConfig {
 impl DeliveryConfig {
     /// The settings of a destination being created.
     pub fn of_new(org_id: &str, d: &NewDestination) -> Self {
-        DeliveryConfig {
-            org_id: org_id.to_string(),
-            url: d.url.clone(),
-            retry_attempts: d.retry_attempts,
-            timeout_seconds: d.timeout_seconds,
-            is_active: d.is_active,
-        }
+        Self::from_parts(
+            org_id,
+            &d.url,
+            d.retry_attempts,
+            d.timeout_seconds,
+            d.is_active,
+        )
     }
 
     /// The settings of a destination as stored in D1.
     pub fn of(org_id: &str, d: &DestinationView) -> Self {
+        Self::from_parts(
+            org_id,
+            &d.url,
+            d.retry_attempts,
+            d.timeout_seconds,
+            d.is_active,
+        )
+    }
+
+    fn from_parts(
+        org_id: &str,
+        url: &str,
+        retry_attempts: i64,
+        timeout_seconds: i64,
+        is_active: bool,
+    ) -> Self {
         DeliveryConfig {
             org_id: org_id.to_string(),
-            url: d.url.clone(),
-            retry_attempts: d.retry_attempts,
-            timeout_seconds: d.timeout_seconds,
-            is_active: d.is_active,
+            url: url.to_string(),
+            retry_attempts,
+            timeout_seconds,
+            is_active,
         }
     }
 }
