@@ -10,6 +10,7 @@ use crate::error::ApiError;
 pub struct CappedBody {
     bytes: Vec<u8>,
     limit: usize,
+    declared: Option<usize>,
 }
 
 impl CappedBody {
@@ -28,7 +29,13 @@ impl CappedBody {
         Ok(Self {
             bytes: Vec::with_capacity(capacity),
             limit,
+            declared,
         })
+    }
+
+    /// The length the body declared, once known to be within the limit.
+    pub fn declared_length(&self) -> Option<usize> {
+        self.declared
     }
 
     /// Adds the next chunk; 413 when it would take the body past the limit,
@@ -106,5 +113,24 @@ mod tests {
                 .status,
             413
         );
+    }
+
+    #[test]
+    fn only_a_well_formed_length_within_the_limit_counts_as_declared() {
+        assert_eq!(
+            CappedBody::new(10, Some("10")).unwrap().declared_length(),
+            Some(10)
+        );
+        assert_eq!(
+            CappedBody::new(10, Some(" 0 ")).unwrap().declared_length(),
+            Some(0)
+        );
+        for nonsense in [None, Some(""), Some("lots"), Some("-1"), Some("1e3")] {
+            assert_eq!(
+                CappedBody::new(10, nonsense).unwrap().declared_length(),
+                None,
+                "{nonsense:?}"
+            );
+        }
     }
 }

@@ -2,13 +2,19 @@
 //! came back, as an [`Outcome`] for the state machine in `edgehook_core::delivery`.
 //! At most the first 8 KB of the receiver's answer is read; the rest is cancelled.
 
+use crate::http::read_chunks;
 use edgehook_core::delivery::{NoAnswer, Outcome, parse_retry_after};
 use edgehook_core::delivery_run::{ANSWER_READ_LIMIT_BYTES, AnswerExcerpt, excerpt};
-use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 use std::time::Duration;
-use wasm_bindgen::JsValue;
-use worker::{AbortSignal, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
+use wasm_bindgen::{JsCast, JsValue};
+use worker::js_sys::Uint8Array;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::{
+    Headers, Request as JsRequest, RequestInit, RequestRedirect, Response as JsResponse,
+    WorkerGlobalScope,
+};
+use worker::{AbortSignal, Delay};
 
 /// Sent as `user-agent` on every attempt.
 pub const USER_AGENT: &str = concat!(
@@ -38,8 +44,8 @@ pub async fn attempt<'a>(
     signal: AbortSignal,
 ) -> Attempted {
     let started = crate::config::now_ms();
-    let (outcome, answer) = match build(url, signature_headers, body) {
-        Ok(req) => send(req, timeout_seconds, started, signal).await,
+    let (outcome, answer) = match build(url, signature_headers, body, &signal) {
+        Ok(req) => send(req, timeout_seconds, started, &signal).await,
         Err(_) => (
             Outcome::NoAnswer {
                 failure: NoAnswer::Other,
@@ -58,48 +64,39 @@ fn build<'a>(
     url: &str,
     signature_headers: impl Iterator<Item = (&'static str, &'a str)>,
     body: &str,
-) -> worker::Result<Request> {
-    let headers = Headers::new();
+    signal: &AbortSignal,
+) -> Result<JsRequest, JsValue> {
+    let headers = Headers::new()?;
     headers.set("content-type", "application/json")?;
     headers.set("user-agent", USER_AGENT)?;
     for (name, value) in signature_headers {
         headers.set(name, value)?;
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(Some(JsValue::from_str(body)));
-    Request::new_with_init(url, &init)
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_redirect(RequestRedirect::Manual);
+    init.set_body(&JsValue::from_str(body));
+    init.set_signal(Some(signal));
+    JsRequest::new_with_str_and_init(url, &init)
 }
 
 async fn send(
-    req: Request,
+    req: JsRequest,
     timeout_seconds: i64,
     started_ms: i64,
-    signal: AbortSignal,
+    signal: &AbortSignal,
 ) -> (Outcome, Option<AnswerExcerpt>) {
     let exchange = async {
-        let fetch = Fetch::Request(req);
-        let mut resp = fetch.send_with_signal(&signal).await?;
-        let retry_after = resp.headers().get("retry-after").ok().flatten();
-        let status = resp.status_code();
-        // Read the start of the answer, then stop: the rest is never buffered.
-        let mut read = Vec::new();
-        let mut more = false;
-        if let Ok(mut stream) = resp.stream() {
-            while let Some(chunk) = stream.next().await {
-                let Ok(chunk) = chunk else { break };
-                let room = ANSWER_READ_LIMIT_BYTES - read.len();
-                if chunk.len() > room {
-                    read.extend_from_slice(&chunk[..room]);
-                    more = true;
-                    break;
-                }
-                read.extend_from_slice(&chunk);
-            }
-        }
-        Ok::<_, worker::Error>((status, retry_after, read, more))
+        let global: WorkerGlobalScope = worker::js_sys::global().unchecked_into();
+        let resp: JsResponse = JsFuture::from(global.fetch_with_request(&req))
+            .await?
+            .unchecked_into();
+        let header = |name| resp.headers().get(name).ok().flatten();
+        let retry_after = header("retry-after");
+        let (read, more) =
+            read_answer(&resp, header("content-length"), header("transfer-encoding")).await?;
+        Ok::<_, JsValue>((resp.status(), retry_after, read, more))
     };
     let timeout = Delay::from(Duration::from_millis(
         (timeout_seconds.max(1) * 1000) as u64,
@@ -117,7 +114,7 @@ async fn send(
                 failure: if signal.aborted() {
                     NoAnswer::ConnectionRefusedOrReset
                 } else {
-                    NoAnswer::classify(&e.to_string())
+                    NoAnswer::classify(&worker::Error::from(e).to_string())
                 },
             },
             None,
@@ -131,4 +128,44 @@ async fn send(
             None,
         ),
     }
+}
+
+/// The start of the receiver's answer, at most `ANSWER_READ_LIMIT_BYTES`, and
+/// whether there was more. An answer whose length HTTP framing fixes within
+/// the limit is read in one piece; any other is read chunk by chunk up to the
+/// limit and the rest is never buffered.
+async fn read_answer(
+    resp: &JsResponse,
+    content_length: Option<String>,
+    transfer_encoding: Option<String>,
+) -> Result<(Vec<u8>, bool), JsValue> {
+    let Some(stream) = resp.body() else {
+        return Ok((Vec::new(), false));
+    };
+    let declared = content_length.and_then(|v| v.trim().parse::<usize>().ok());
+    if transfer_encoding.is_none() && declared.is_some_and(|n| n <= ANSWER_READ_LIMIT_BYTES) {
+        let whole = JsFuture::from(resp.array_buffer()?).await?;
+        let mut read = Uint8Array::new(&whole).to_vec();
+        let more = read.len() > ANSWER_READ_LIMIT_BYTES;
+        read.truncate(ANSWER_READ_LIMIT_BYTES);
+        return Ok((read, more));
+    }
+    let mut read = Vec::new();
+    let mut more = false;
+    read_chunks(
+        stream,
+        |chunk| {
+            let room = ANSWER_READ_LIMIT_BYTES - read.len();
+            if chunk.len() > room {
+                read.extend_from_slice(&chunk[..room]);
+                more = true;
+                return Ok(false);
+            }
+            read.extend_from_slice(chunk);
+            Ok(true)
+        },
+        |e| e,
+    )
+    .await?;
+    Ok((read, more))
 }

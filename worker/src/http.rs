@@ -5,9 +5,9 @@ use edgehook_core::error::ApiError;
 use edgehook_core::request_body::CappedBody;
 use serde::Serialize;
 use worker::js_sys::Uint8Array;
-use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys::{ReadableStreamDefaultReader, ReadableStreamReadResult};
+use worker::web_sys::{ReadableStream, ReadableStreamDefaultReader, ReadableStreamReadResult};
 use worker::{Request, Response, Result};
 
 /// Converts a runtime error into an internal API error, keeping the detail for the log.
@@ -44,33 +44,60 @@ pub fn no_content() -> Result<Response, ApiError> {
 /// Largest request body any endpoint reads.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// Reads the request body as a stream, refusing with 413 a body over `limit`
-/// bytes as soon as a chunk takes it past the limit (or at once when its
-/// `Content-Length` says so): the rest is never read, and the body never takes
-/// more memory than the limit plus one chunk. What is left of the body is
-/// dropped by the runtime once the answer is sent.
+/// Reads the request body, refusing with 413 a body over `limit` bytes: at once
+/// when its `Content-Length` says so, else as soon as a chunk takes it past
+/// the limit (the rest is never read). A body whose length HTTP framing fixes
+/// (a `Content-Length` within the limit and no `Transfer-Encoding`) is read in
+/// one piece; any other is read as a stream and never takes more memory than
+/// the limit plus one chunk. What is left of a body is dropped by the runtime
+/// once the answer is sent.
 pub async fn body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut capped = CappedBody::new(limit, header(req, "content-length").as_deref())?;
+    let unreadable = |_| ApiError::BadRequest("the request body could not be read".into());
+    if capped.declared_length().is_some() && header(req, "transfer-encoding").is_none() {
+        let whole = req.inner().array_buffer().map_err(unreadable)?;
+        let bytes = JsFuture::from(whole).await.map_err(unreadable)?;
+        capped.push(&Uint8Array::new(&bytes).to_vec())?;
+        return Ok(capped.into_bytes());
+    }
     let Some(stream) = req.inner().body() else {
         return Ok(capped.into_bytes());
     };
-    let unreadable = |_| ApiError::BadRequest("the request body could not be read".into());
+    read_chunks(
+        stream,
+        |chunk| capped.push(chunk).map(|()| true),
+        unreadable,
+    )
+    .await?;
+    Ok(capped.into_bytes())
+}
+
+/// Reads `stream` chunk by chunk, handing each to `take` until the stream ends,
+/// `take` answers `false` (nothing more is read) or fails. The reader's lock is
+/// released however it ends, so the runtime can cancel what was not read.
+pub async fn read_chunks<E>(
+    stream: ReadableStream,
+    mut take: impl FnMut(&[u8]) -> Result<bool, E>,
+    unreadable: impl Fn(JsValue) -> E,
+) -> Result<(), E> {
     let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let read = async {
         loop {
             let next: ReadableStreamReadResult = JsFuture::from(reader.read())
                 .await
-                .map_err(unreadable)?
+                .map_err(&unreadable)?
                 .unchecked_into();
             if next.get_done().unwrap_or(true) {
                 return Ok(());
             }
-            capped.push(&Uint8Array::new(&next.get_value()).to_vec())?;
+            if !take(&Uint8Array::new(&next.get_value()).to_vec())? {
+                return Ok(());
+            }
         }
     };
     let outcome = read.await;
     reader.release_lock();
-    outcome.map(|()| capped.into_bytes())
+    outcome
 }
 
 /// Reads a body that may be empty (operator calls with all-default fields).

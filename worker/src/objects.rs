@@ -3,35 +3,74 @@
 //! `ApiError` the object raised. Callers use the typed clients
 //! ([`crate::destination::client`], [`crate::organization::client`]) and never
 //! read status numbers.
+//!
+//! Every publish makes two of these calls, so they go straight through the
+//! runtime's own `stub.fetch(url, init)` and `response.text()`: no request
+//! object is built in Rust and no reply is read chunk by chunk through a stream.
 
 use crate::http::internal;
 use edgehook_core::error::ApiError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use wasm_bindgen::JsValue;
-use worker::{Method, Request, RequestInit, Response, Stub};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::js_sys::Promise;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::{RequestInit, Response as JsResponse};
+use worker::{Env, Request, Response};
+
+#[wasm_bindgen]
+extern "C" {
+    /// A Durable Object's stub as the runtime gives it.
+    pub type ObjectStub;
+
+    #[wasm_bindgen(method, catch, js_name = fetch)]
+    fn fetch_with_init(
+        this: &ObjectStub,
+        url: &str,
+        init: &RequestInit,
+    ) -> Result<Promise, JsValue>;
+}
+
+/// The stub of the object named `name` in the namespace bound as `binding`.
+pub fn stub(env: &Env, binding: &str, name: &str) -> Result<ObjectStub, ApiError> {
+    env.durable_object(binding)
+        .and_then(|ns| ns.get_by_name(name))
+        .map(|s| s.into_rpc::<ObjectStub>())
+        .map_err(internal)
+}
 
 /// Sends `command` to an object and returns what its handler returned.
 pub async fn call<C: Serialize, T: DeserializeOwned>(
-    stub: &Stub,
+    stub: &ObjectStub,
     command: &C,
 ) -> Result<T, ApiError> {
     let body = serde_json::to_string(command).map_err(internal)?;
-    let req = Request::new_with_init(
-        "https://object/",
-        RequestInit::new()
-            .with_method(Method::Post)
-            .with_body(Some(JsValue::from_str(&body))),
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(&body));
+    let resp: JsResponse = JsFuture::from(
+        stub.fetch_with_init("https://object/", &init)
+            .map_err(js_error)?,
     )
-    .map_err(internal)?;
-    let mut resp = stub.fetch_with_request(req).await.map_err(internal)?;
-    let text = resp.text().await.map_err(internal)?;
+    .await
+    .map_err(js_error)?
+    .unchecked_into();
+    let text = JsFuture::from(resp.text().map_err(js_error)?)
+        .await
+        .map_err(js_error)?
+        .as_string()
+        .unwrap_or_default();
     serde_json::from_str::<Result<T, ApiError>>(&text).map_err(|e| {
         internal(format!(
             "object answered {} with an unreadable reply: {e}",
-            resp.status_code()
+            resp.status()
         ))
     })?
+}
+
+fn js_error(e: JsValue) -> ApiError {
+    internal(format!("object call failed: {e:?}"))
 }
 
 /// Reads the command an object was sent.

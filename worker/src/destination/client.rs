@@ -5,29 +5,24 @@
 //! never creates an object or its storage.
 
 use super::{Command, DeliveryConfig, Enqueued, NewDelivery, Page, Rotated};
-use crate::http::internal;
-use crate::objects::call;
+use crate::objects::{ObjectStub, call, stub};
 use edgehook_core::deliveries_query::DeliveryQuery;
 use edgehook_core::delivery::DeliveryView;
 use edgehook_core::destination::DestinationChanges;
 use edgehook_core::error::ApiError;
-use worker::{Env, Stub};
+use worker::Env;
 
 pub struct DestinationClient {
     id: String,
-    stub: Stub,
+    stub: ObjectStub,
 }
 
 impl DestinationClient {
     /// The client of destination `id`'s object.
     pub fn new(env: &Env, id: &str) -> Result<Self, ApiError> {
-        let stub = env
-            .durable_object("DESTINATIONS")
-            .and_then(|ns| ns.get_by_name(id))
-            .map_err(internal)?;
         Ok(DestinationClient {
             id: id.to_string(),
-            stub,
+            stub: stub(env, "DESTINATIONS", id)?,
         })
     }
 

@@ -1,27 +1,22 @@
 //! The typed client of an organization's object.
 
 use super::{Command, Published};
-use crate::http::internal;
-use crate::objects::call;
+use crate::objects::{ObjectStub, call, stub};
 use edgehook_core::error::ApiError;
-use worker::{Env, Stub};
+use worker::Env;
 
 pub struct OrganizationClient {
     org_id: String,
-    stub: Stub,
+    stub: ObjectStub,
 }
 
 impl OrganizationClient {
     /// The client of organization `org_id`'s object. Only organizations that
     /// exist get one: callers come through authentication or the operator.
     pub fn new(env: &Env, org_id: &str) -> Result<Self, ApiError> {
-        let stub = env
-            .durable_object("ORGANIZATIONS")
-            .and_then(|ns| ns.get_by_name(org_id))
-            .map_err(internal)?;
         Ok(OrganizationClient {
             org_id: org_id.to_string(),
-            stub,
+            stub: stub(env, "ORGANIZATIONS", org_id)?,
         })
     }
 
