@@ -1,5 +1,6 @@
 //! A destination's logic, run inside its Durable Object: changes one at a
-//! time, taking deliveries, the delivery run of each alarm, and reads of the log.
+//! time, taking deliveries and attempting them at once (the alarm resumes what a
+//! restart cut off, retries and purges), and reads of the log.
 //!
 //! Changes write D1 and the object in the order that is safe to retry:
 //! - delete stops the object first (in-flight attempts aborted, queue and log
@@ -22,6 +23,8 @@ use edgehook_core::time::rfc3339_ms;
 use futures_util::future::join_all;
 use std::cell::{Cell, Ref, RefCell};
 use std::collections::HashMap;
+use std::rc::Rc;
+use worker::wasm_bindgen_futures::spawn_local;
 use worker::{AbortController, Env, State};
 
 const SECRETS: &str = "secrets";
@@ -32,6 +35,11 @@ const BATCH: i64 = 64;
 const PURGE_BATCH: i64 = 1_000;
 /// Extra time beyond the timeout before an attempt cut off by a restart is retried.
 const LEASE_GRACE_MS: i64 = 30_000;
+/// A delivery is attempted as soon as it is stored, by a run in the object;
+/// the alarm is its safety net: a delivery taken while the alarm is set to
+/// fire within this long is covered by it, so a steady stream of deliveries
+/// writes the alarm about once per this period rather than once per delivery.
+const RECOVERY_ALARM_MS: i64 = 30_000;
 
 pub struct Destination {
     state: State,
@@ -46,8 +54,8 @@ pub struct Destination {
     log: RefCell<Option<Log>>,
     /// When the alarm is set to fire (outer `None`: not read yet).
     alarm_at: Cell<Option<Option<i64>>>,
-    /// An alarm run is attempting deliveries; it sets the next alarm itself
-    /// from everything queued by its end, so taking a delivery need not.
+    /// A delivery run is in progress; it takes every delivery that becomes
+    /// due before it ends, then sets the alarm for what remains.
     delivering: Cell<bool>,
     /// Attempts in flight, by delivery sequence number: deleting the
     /// destination aborts them.
@@ -106,7 +114,7 @@ impl Destination {
     }
 
     pub async fn update(
-        &self,
+        self: &Rc<Self>,
         id: &str,
         org_id: &str,
         changes: &DestinationChanges,
@@ -184,8 +192,8 @@ impl Destination {
         })
     }
 
-    /// Stores a delivery and has the alarm attempt it at once.
-    pub async fn enqueue(&self, d: &NewDelivery) -> Result<Enqueued, ApiError> {
+    /// Stores a delivery and starts attempting it at once.
+    pub async fn enqueue(self: &Rc<Self>, d: &NewDelivery) -> Result<Enqueued, ApiError> {
         if self.config().await?.is_none() {
             return Ok(Enqueued::Gone);
         }
@@ -205,7 +213,7 @@ impl Destination {
         self.log()?.get(delivery_id)
     }
 
-    pub async fn retry(&self, delivery_id: &str) -> Result<DeliveryView, ApiError> {
+    pub async fn retry(self: &Rc<Self>, delivery_id: &str) -> Result<DeliveryView, ApiError> {
         self.existing().await?;
         let now = config::now_ms();
         self.log()?.reopen_failed(delivery_id, now)?;
@@ -215,15 +223,53 @@ impl Destination {
             .ok_or_else(|| internal("a reopened delivery vanished"))
     }
 
-    /// One alarm run: purges what is past retention, attempts every due
-    /// delivery, records each attempt, and sets the alarm for what remains.
-    /// An error leaves the queue as it was and goes back to the platform,
-    /// which runs the alarm again.
-    pub async fn run(&self) -> Result<(), ApiError> {
-        // The alarm that fired is spent; the run sets the next one.
+    /// The alarm: purges what is past retention, attempts every due delivery,
+    /// records each attempt, and sets the alarm for what remains. An error
+    /// leaves the queue as it was and goes back to the platform, which runs the
+    /// alarm again.
+    pub async fn alarm(&self) -> Result<(), ApiError> {
+        // The alarm that fired is spent.
         self.alarm_at.set(Some(None));
+        if self.delivering.get() {
+            // The run in progress sets the next alarm when it ends; until
+            // then this one covers a restart.
+            return self.set_alarm(config::now_ms() + RECOVERY_ALARM_MS).await;
+        }
         self.delivering.set(true);
-        let run = self.deliver_due().await;
+        self.deliver_all(true).await
+    }
+
+    /// Makes sure what is queued now is attempted: starts a run unless one is
+    /// in progress (it takes what became due before it ends), and makes sure
+    /// the alarm would resume it after a restart.
+    async fn wake(self: &Rc<Self>, now: i64) -> Result<(), ApiError> {
+        let current = self.current_alarm().await?;
+        if current.is_none_or(|t| t > now + RECOVERY_ALARM_MS) {
+            self.set_alarm(now + RECOVERY_ALARM_MS).await?;
+        }
+        if !self.delivering.replace(true) {
+            let me = Rc::clone(self);
+            spawn_local(async move {
+                if let Err(e) = me.deliver_all(false).await {
+                    worker::console_error!("delivery run failed; the alarm resumes it: {e:?}");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// One delivery run (`delivering` is set by the caller): attempts what is
+    /// due until nothing is, then sets the alarm for what remains. Only the
+    /// alarm's runs purge the log past retention.
+    async fn deliver_all(&self, purge: bool) -> Result<(), ApiError> {
+        let run = async {
+            if purge {
+                self.purge_expired()?;
+            }
+            while self.deliver_due().await? > 0 {}
+            Ok::<_, ApiError>(())
+        }
+        .await;
         self.delivering.set(false);
         run?;
         if self.deleted.get() {
@@ -232,10 +278,7 @@ impl Destination {
         self.set_next_alarm().await
     }
 
-    async fn deliver_due(&self) -> Result<(), ApiError> {
-        let Some(dest) = self.config().await? else {
-            return Ok(()); // deleted
-        };
+    fn purge_expired(&self) -> Result<(), ApiError> {
         let settings = config::settings(&self.env)?;
         let now = config::now_ms();
         self.log()?.purge(
@@ -243,12 +286,23 @@ impl Destination {
             now,
             PURGE_BATCH,
         )?;
+        Ok(())
+    }
+
+    /// Attempts up to `BATCH` due deliveries at once and records each;
+    /// returns how many were attempted.
+    async fn deliver_due(&self) -> Result<usize, ApiError> {
+        let Some(dest) = self.config().await? else {
+            return Ok(0); // deleted
+        };
         if !dest.is_active {
-            return Ok(()); // paused: the queue waits; resuming wakes the alarm
+            return Ok(0); // paused: the queue waits; resuming wakes it
         }
+        let settings = config::settings(&self.env)?;
+        let now = config::now_ms();
         let due = self.log()?.due(now, BATCH)?;
         if due.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         self.log()?
             .lease(&due, now + dest.timeout_seconds * 1000 + LEASE_GRACE_MS)?;
@@ -291,8 +345,9 @@ impl Destination {
         let results = join_all(attempts).await;
         if self.deleted.get() {
             // Deleted meanwhile: its log is gone and nothing more is recorded.
-            return Ok(());
+            return Ok(0);
         }
+        let attempted = results.len();
         let policy = RetryPolicy {
             retries: dest.retry_attempts as u32,
             schedule: &settings.retry_schedule_seconds,
@@ -317,10 +372,10 @@ impl Destination {
             );
             log.record(row.seq, &settled, signing.len() > 1, finished_at)?;
         }
-        Ok(())
+        Ok(attempted)
     }
 
-    /// Sets the alarm for the earliest of: the next due delivery (unless
+    /// Has the alarm fire by the earliest of: the next due delivery (unless
     /// paused) and the moment the oldest finished delivery passes retention.
     async fn set_next_alarm(&self) -> Result<(), ApiError> {
         let Some(dest) = self.config().await? else {
@@ -342,28 +397,23 @@ impl Destination {
                 (a, b) => a.or(b),
             }
         };
-        if let Some(at) = next {
+        // An alarm still to fire earlier stays: its run sets the next one.
+        if let Some(at) = next
+            && self.current_alarm().await?.is_none_or(|t| t > at)
+        {
             self.set_alarm(at).await?;
         }
         Ok(())
     }
 
-    /// Makes the alarm fire by `at_ms` (it only ever moves earlier here).
-    async fn wake(&self, at_ms: i64) -> Result<(), ApiError> {
-        if self.delivering.get() {
-            // The run in progress sets the next alarm from the queue at its end.
-            return Ok(());
+    /// When the alarm is set to fire, if it is.
+    async fn current_alarm(&self) -> Result<Option<i64>, ApiError> {
+        if let Some(known) = self.alarm_at.get() {
+            return Ok(known);
         }
-        let current = match self.alarm_at.get() {
-            Some(known) => known,
-            None => self.state.storage().get_alarm().await.map_err(internal)?,
-        };
-        if current.is_none_or(|t| t > at_ms) {
-            self.set_alarm(at_ms).await?;
-        } else {
-            self.alarm_at.set(Some(current));
-        }
-        Ok(())
+        let current = self.state.storage().get_alarm().await.map_err(internal)?;
+        self.alarm_at.set(Some(current));
+        Ok(current)
     }
 
     async fn set_alarm(&self, at_ms: i64) -> Result<(), ApiError> {

@@ -1,18 +1,19 @@
 //! The Durable Object of one webhook destination: a thin shell over
 //! [`Destination`](super::engine::Destination) that decodes each command,
-//! runs it, and replies with its result; its alarm runs the delivery run.
+//! runs it, and replies with its result; its alarm resumes delivery.
 
 use super::Command;
 use super::engine::Destination;
 use crate::objects::{command, reply};
+use std::rc::Rc;
 use worker::{DurableObject, Env, Request, Response, Result, State, durable_object};
 
 #[durable_object]
-pub struct DestinationObject(Destination);
+pub struct DestinationObject(Rc<Destination>);
 
 impl DurableObject for DestinationObject {
     fn new(state: State, env: Env) -> Self {
-        DestinationObject(Destination::new(state, env))
+        DestinationObject(Rc::new(Destination::new(state, env)))
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -42,7 +43,7 @@ impl DurableObject for DestinationObject {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        match self.0.run().await {
+        match self.0.alarm().await {
             Ok(()) => Response::empty(),
             Err(e) => {
                 worker::console_error!("delivery run failed, the platform retries it: {e:?}");
