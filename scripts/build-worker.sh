@@ -5,12 +5,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$EDGEHOOK_ROOT"
 
-# The portal page that wrangler serves as static assets (portal/dist).
+# The portal page (portal/dist), which the worker embeds.
 bash scripts/build-portal.sh
 
-sources_sum=$(find Cargo.toml Cargo.lock core worker sdk-wasm -type f \
+sources_sum=$( (find Cargo.toml Cargo.lock core worker sdk-wasm -type f \
   \( -name '*.rs' -o -name 'Cargo.toml' -o -name '*.json' -o -name 'Cargo.lock' \) \
-  -not -path '*/build/*' -not -path '*/pkg/*' -not -path '*/node_modules/*' -print0 \
+  -not -path '*/build/*' -not -path '*/pkg/*' -not -path '*/node_modules/*' -print0; \
+  find portal/dist -type f -print0) \
   | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 stamp=worker/build/.sources-sha256
 if [ -f worker/build/index.js ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sources_sum" ]; then

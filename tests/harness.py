@@ -132,8 +132,6 @@ def wrangler_config(dest_dir: Path) -> Path:
     text = re.sub(r'(?m)^main = "[^"]+"', f'main = "{(snapshot / "index.js").as_posix()}"', text)
     text = re.sub(r'(?m)^migrations_dir = "([^"]+)"',
                   lambda m: f'migrations_dir = "{(REPO_ROOT / m.group(1)).as_posix()}"', text)
-    text = re.sub(r'(?m)^directory = "([^"]+)"',
-                  lambda m: f'directory = "{(REPO_ROOT / m.group(1)).as_posix()}"', text)
     path = dest_dir / "wrangler.toml"
     path.write_text(text)
     return path

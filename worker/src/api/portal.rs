@@ -1,7 +1,7 @@
 //! The customer portal: `POST /v1/{organization}/portal_session/` mints a
 //! session and its token, `DELETE …/{session_id}` revokes it, and `/portal/`
-//! serves the page (static files from the `ASSETS` binding) with its cache
-//! and Content-Security-Policy headers.
+//! serves the page (its built files, embedded in the worker by `build.rs`)
+//! with its cache and Content-Security-Policy headers.
 
 use crate::context::Caller;
 use crate::http::{self, internal};
@@ -16,7 +16,11 @@ use edgehook_core::portal::{
 use edgehook_core::routes::Matched;
 use edgehook_core::time::rfc3339_ms;
 use serde_json::json;
-use worker::{Env, Method, Request, RequestInit, Response};
+use worker::{Env, Method, Request, Response};
+
+/// The portal's built files: (name, content type, bytes).
+static PORTAL_FILES: &[(&str, &str, &[u8])] =
+    include!(concat!(env!("OUT_DIR"), "/portal_files.rs"));
 
 /// `POST /v1/{organization}/portal_session/`: 201 `{session_id, url, token, expires_at}`.
 pub async fn create(mut req: Request, env: &Env, caller: &Caller) -> Result<Response, ApiError> {
@@ -88,31 +92,14 @@ pub async fn page(req: Request, env: &Env) -> Result<Response, ApiError> {
     }
     let file = path.strip_prefix("/portal").unwrap_or("/");
     let is_page = file == "/" || file == "/index.html";
-    let asset = Request::new_with_init(
-        &format!("https://assets.local{}", if is_page { "/" } else { file }),
-        RequestInit::new().with_method(Method::Get),
-    )
-    .map_err(internal)?;
-    let mut served = env
-        .assets("ASSETS")
-        .map_err(internal)?
-        .fetch_request(asset)
-        .await
-        .map_err(internal)?;
-    if served.status_code() != 200 {
+    let name = if is_page { "index.html" } else { &file[1..] };
+    let Some((_, content_type, bytes)) = PORTAL_FILES.iter().find(|(n, _, _)| *n == name) else {
         return Err(ApiError::NotFound(format!("no portal file {file}")));
-    }
-    let content_type = served
-        .headers()
-        .get("content-type")
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| "application/octet-stream".into());
-    let bytes = served.bytes().await.map_err(internal)?;
-    let mut resp = Response::from_bytes(bytes).map_err(internal)?;
+    };
+    let mut resp = Response::from_bytes(bytes.to_vec()).map_err(internal)?;
     let headers = resp.headers_mut();
     headers
-        .set("content-type", &content_type)
+        .set("content-type", content_type)
         .map_err(internal)?;
     headers
         .set("cache-control", cache_control(&path))
