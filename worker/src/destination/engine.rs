@@ -57,6 +57,11 @@ pub struct Destination {
     /// A delivery run is in progress; it takes every delivery that becomes
     /// due before it ends, then sets the alarm for what remains.
     delivering: Cell<bool>,
+    /// The alarm fired during a run, which then finishes as the alarm's.
+    alarm_fired: Cell<bool>,
+    /// Counts wake-ups (deliveries taken, reopened, resumed): a run goes on
+    /// while it changed since its last look at the queue.
+    woken: Cell<u64>,
     /// Attempts in flight, by delivery sequence number: deleting the
     /// destination aborts them.
     in_flight: RefCell<HashMap<i64, AbortController>>,
@@ -84,6 +89,8 @@ impl Destination {
             log: RefCell::new(None),
             alarm_at: Cell::new(None),
             delivering: Cell::new(false),
+            alarm_fired: Cell::new(false),
+            woken: Cell::new(0),
             in_flight: RefCell::new(HashMap::new()),
             deleted: Cell::new(false),
         }
@@ -231,18 +238,20 @@ impl Destination {
         // The alarm that fired is spent.
         self.alarm_at.set(Some(None));
         if self.delivering.get() {
-            // The run in progress sets the next alarm when it ends; until
-            // then this one covers a restart.
+            // The run in progress finishes as the alarm's; until it ends,
+            // this one covers a restart.
+            self.alarm_fired.set(true);
             return self.set_alarm(config::now_ms() + RECOVERY_ALARM_MS).await;
         }
         self.delivering.set(true);
-        self.deliver_all(true).await
+        self.deliver_all(Run::Alarm).await
     }
 
     /// Makes sure what is queued now is attempted: starts a run unless one is
     /// in progress (it takes what became due before it ends), and makes sure
     /// the alarm would resume it after a restart.
     async fn wake(self: &Rc<Self>, now: i64) -> Result<(), ApiError> {
+        self.woken.set(self.woken.get() + 1);
         let current = self.current_alarm().await?;
         if current.is_none_or(|t| t > now + RECOVERY_ALARM_MS) {
             self.set_alarm(now + RECOVERY_ALARM_MS).await?;
@@ -250,7 +259,7 @@ impl Destination {
         if !self.delivering.replace(true) {
             let me = Rc::clone(self);
             spawn_local(async move {
-                if let Err(e) = me.deliver_all(false).await {
+                if let Err(e) = me.deliver_all(Run::Woken).await {
                     worker::console_error!("delivery run failed; the alarm resumes it: {e:?}");
                 }
             });
@@ -259,23 +268,39 @@ impl Destination {
     }
 
     /// One delivery run (`delivering` is set by the caller): attempts what is
-    /// due until nothing is, then sets the alarm for what remains. Only the
-    /// alarm's runs purge the log past retention.
-    async fn deliver_all(&self, purge: bool) -> Result<(), ApiError> {
-        let run = async {
-            if purge {
-                self.purge_expired()?;
+    /// due until nothing more is, then has the alarm fire for what remains.
+    ///
+    /// The alarm's run (or one the alarm fired during) purges the log past
+    /// retention and reads the whole queue to set the next alarm. Any other
+    /// run only moves the alarm earlier for its own deliveries' follow-ups:
+    /// the alarm is never later than what was known before the run.
+    async fn deliver_all(&self, run: Run) -> Result<(), ApiError> {
+        let ran = async {
+            let mut follow_up: Option<i64> = None;
+            loop {
+                let woken = self.woken.get();
+                let batch = self.deliver_due().await?;
+                follow_up = earliest(follow_up, batch.follow_up);
+                if batch.attempted < BATCH as usize && self.woken.get() == woken {
+                    return Ok::<_, ApiError>(follow_up);
+                }
             }
-            while self.deliver_due().await? > 0 {}
-            Ok::<_, ApiError>(())
         }
         .await;
+        // Nothing is awaited between the last look at the queue and here, so a
+        // delivery taken from now on starts a run of its own.
         self.delivering.set(false);
-        run?;
+        let full = run == Run::Alarm || self.alarm_fired.replace(false);
+        let follow_up = ran?;
         if self.deleted.get() {
             return Ok(());
         }
-        self.set_next_alarm().await
+        if full {
+            self.purge_expired()?;
+            self.set_next_alarm().await
+        } else {
+            self.alarm_by(follow_up).await
+        }
     }
 
     fn purge_expired(&self) -> Result<(), ApiError> {
@@ -289,23 +314,28 @@ impl Destination {
         Ok(())
     }
 
-    /// Attempts up to `BATCH` due deliveries at once and records each;
-    /// returns how many were attempted.
-    async fn deliver_due(&self) -> Result<usize, ApiError> {
+    /// Takes up to `BATCH` due deliveries, attempts them at once and records each.
+    async fn deliver_due(&self) -> Result<Batch, ApiError> {
+        let none = Batch {
+            attempted: 0,
+            follow_up: None,
+        };
         let Some(dest) = self.config().await? else {
-            return Ok(0); // deleted
+            return Ok(none); // deleted
         };
         if !dest.is_active {
-            return Ok(0); // paused: the queue waits; resuming wakes it
+            return Ok(none); // paused: the queue waits; resuming wakes it
         }
         let settings = config::settings(&self.env)?;
         let now = config::now_ms();
-        let due = self.log()?.due(now, BATCH)?;
+        let due = self.log()?.take_due(
+            now,
+            BATCH,
+            now + dest.timeout_seconds * 1000 + LEASE_GRACE_MS,
+        )?;
         if due.is_empty() {
-            return Ok(0);
+            return Ok(none);
         }
-        self.log()?
-            .lease(&due, now + dest.timeout_seconds * 1000 + LEASE_GRACE_MS)?;
         let secrets = self.secrets().await?;
         let signing = secrets.signing_secrets(now);
         let attempts = due.iter().map(|row| {
@@ -345,9 +375,12 @@ impl Destination {
         let results = join_all(attempts).await;
         if self.deleted.get() {
             // Deleted meanwhile: its log is gone and nothing more is recorded.
-            return Ok(0);
+            return Ok(none);
         }
-        let attempted = results.len();
+        let mut batch = Batch {
+            attempted: results.len(),
+            follow_up: None,
+        };
         let policy = RetryPolicy {
             retries: dest.retry_attempts as u32,
             schedule: &settings.retry_schedule_seconds,
@@ -371,8 +404,13 @@ impl Destination {
                 jitter,
             );
             log.record(row.seq, &settled, signing.len() > 1, finished_at)?;
+            // Retried later, or purged once past retention.
+            let next = settled
+                .next_attempt_at_ms
+                .unwrap_or(row.created_at + settings.delivery_retention_seconds * 1000);
+            batch.follow_up = earliest(batch.follow_up, Some(next));
         }
-        Ok(attempted)
+        Ok(batch)
     }
 
     /// Has the alarm fire by the earliest of: the next due delivery (unless
@@ -392,13 +430,15 @@ impl Destination {
             let expiry = log
                 .oldest_finished()?
                 .map(|t| t + settings.delivery_retention_seconds * 1000);
-            match (due, expiry) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            }
+            earliest(due, expiry)
         };
-        // An alarm still to fire earlier stays: its run sets the next one.
-        if let Some(at) = next
+        self.alarm_by(next).await
+    }
+
+    /// Has the alarm fire by `at`, if given: an alarm set to fire earlier
+    /// stays (its run sets the next one).
+    async fn alarm_by(&self, at: Option<i64>) -> Result<(), ApiError> {
+        if let Some(at) = at
             && self.current_alarm().await?.is_none_or(|t| t > at)
         {
             self.set_alarm(at).await?;
@@ -486,6 +526,28 @@ impl Destination {
             .map_err(internal)?;
         self.config.replace(Some(Some(config)));
         Ok(())
+    }
+}
+
+/// Which delivery run: the alarm's, or one woken by deliveries to attempt.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Run {
+    Alarm,
+    Woken,
+}
+
+/// What one batch of a run came to.
+struct Batch {
+    attempted: usize,
+    /// When the earliest of its deliveries needs the alarm again (a retry,
+    /// or the purge once past retention).
+    follow_up: Option<i64>,
+}
+
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -65,6 +65,7 @@ pub struct DueRow {
     pub body: String,
     pub attempt_count: i64,
     pub round_start: i64,
+    pub created_at: i64,
 }
 
 impl DueRow {
@@ -135,22 +136,20 @@ impl Log {
         )
     }
 
-    /// Up to `limit` deliveries due by `now_ms`, earliest first.
-    pub fn due(&self, now_ms: i64, limit: i64) -> Result<Vec<DueRow>, ApiError> {
+    /// Takes up to `limit` deliveries due by `now_ms`, earliest first, and
+    /// holds them until `until_ms` while they are attempted: if the runtime
+    /// stops mid-attempt they are due again after it (at least once, same id).
+    pub fn take_due(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        until_ms: i64,
+    ) -> Result<Vec<DueRow>, ApiError> {
         self.rows(
-            "SELECT seq, id, body, attempt_count, round_start FROM deliveries \
-             WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?",
-            vec![now_ms.into(), limit.into()],
-        )
-    }
-
-    /// Holds deliveries being attempted until `until_ms`: if the runtime stops
-    /// mid-attempt they are due again after it (at least once, same id).
-    pub fn lease(&self, rows: &[DueRow], until_ms: i64) -> Result<(), ApiError> {
-        let seqs = json_list(rows.iter().map(|r| r.seq))?;
-        self.exec(
-            "UPDATE deliveries SET due_at = ? WHERE seq IN (SELECT value FROM json_each(?))",
-            vec![until_ms.into(), seqs.into()],
+            "UPDATE deliveries SET due_at = ? WHERE seq IN \
+             (SELECT seq FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?) \
+             RETURNING seq, id, body, attempt_count, round_start, created_at",
+            vec![until_ms.into(), now_ms.into(), limit.into()],
         )
     }
 
