@@ -29,13 +29,17 @@ pub struct Attempted {
     /// The start of the receiver's answer, if it answered with a body.
     pub answer: Option<AnswerExcerpt>,
     pub duration_ms: i64,
+    /// The exchange ended: the answer was read to its end, so nothing of it
+    /// is left for the caller to cut off.
+    pub ended: bool,
 }
 
 /// Sends `body` to `url` with the signature headers; redirects are not followed
 /// and the whole exchange must finish within `timeout_seconds`. The caller
 /// owns the attempt's `AbortController` (so that deleting the destination can
-/// end it early) and aborts it once the attempt returns: whatever is left of
-/// the exchange, an unread answer or a pending connection, ends there.
+/// end it early) and aborts it once an attempt returns that has not `ended`:
+/// whatever is left of the exchange, an unread answer or a pending
+/// connection, ends there.
 pub async fn attempt<'a>(
     url: &str,
     timeout_seconds: i64,
@@ -44,19 +48,21 @@ pub async fn attempt<'a>(
     signal: AbortSignal,
 ) -> Attempted {
     let started = crate::config::now_ms();
-    let (outcome, answer) = match build(url, signature_headers, body, &signal) {
+    let (outcome, answer, ended) = match build(url, signature_headers, body, &signal) {
         Ok(req) => send(req, timeout_seconds, started, &signal).await,
         Err(_) => (
             Outcome::NoAnswer {
                 failure: NoAnswer::Other,
             },
             None,
+            true,
         ),
     };
     Attempted {
         outcome,
         answer,
         duration_ms: crate::config::now_ms() - started,
+        ended,
     }
 }
 
@@ -86,7 +92,7 @@ async fn send(
     timeout_seconds: i64,
     started_ms: i64,
     signal: &AbortSignal,
-) -> (Outcome, Option<AnswerExcerpt>) {
+) -> (Outcome, Option<AnswerExcerpt>, bool) {
     let exchange = async {
         let global: WorkerGlobalScope = worker::js_sys::global().unchecked_into();
         let resp: JsResponse = JsFuture::from(global.fetch_with_request(&req))
@@ -108,6 +114,7 @@ async fn send(
                 retry_after_seconds: retry_after.and_then(|v| parse_retry_after(&v, started_ms)),
             },
             excerpt(&read, more),
+            !more,
         ),
         Either::Left((Err(e), _)) => (
             Outcome::NoAnswer {
@@ -118,6 +125,7 @@ async fn send(
                 },
             },
             None,
+            false,
         ),
         Either::Right(((), _)) => (
             Outcome::NoAnswer {
@@ -126,6 +134,7 @@ async fn send(
                 },
             },
             None,
+            false,
         ),
     }
 }
@@ -143,6 +152,9 @@ async fn read_answer(
         return Ok((Vec::new(), false));
     };
     let declared = content_length.and_then(|v| v.trim().parse::<usize>().ok());
+    if transfer_encoding.is_none() && declared == Some(0) {
+        return Ok((Vec::new(), false));
+    }
     if transfer_encoding.is_none() && declared.is_some_and(|n| n <= ANSWER_READ_LIMIT_BYTES) {
         let whole = JsFuture::from(resp.array_buffer()?).await?;
         let mut read = Uint8Array::new(&whole).to_vec();

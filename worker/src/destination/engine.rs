@@ -367,6 +367,7 @@ impl Destination {
                         },
                         answer: None,
                         duration_ms: 0,
+                        ended: true,
                     },
                 };
                 (row, sent_at, attempted)
@@ -388,7 +389,9 @@ impl Destination {
         let log = self.log()?;
         let finished_at = config::now_ms();
         for (row, sent_at, attempted) in results {
-            if let Some(c) = self.in_flight.borrow_mut().remove(&row.seq) {
+            if let Some(c) = self.in_flight.borrow_mut().remove(&row.seq)
+                && !attempted.ended
+            {
                 c.abort();
             }
             let jitter = config::random::<4>()
