@@ -13,15 +13,21 @@ pub struct CappedBody {
     declared: Option<usize>,
 }
 
+/// The length a `Content-Length` header declares, if it is a well-formed
+/// number (one too large for `usize` reads as `usize::MAX`).
+pub fn declared_length(content_length: Option<&str>) -> Option<usize> {
+    content_length
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .map(|v| v.parse::<usize>().unwrap_or(usize::MAX))
+}
+
 impl CappedBody {
     /// Starts reading a body of at most `limit` bytes. A `Content-Length` over
     /// the limit is refused (413) before anything is read; a declared length
     /// only sizes the buffer (never past the limit), it is not trusted.
     pub fn new(limit: usize, content_length: Option<&str>) -> Result<Self, ApiError> {
-        let declared = content_length
-            .map(str::trim)
-            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-            .map(|v| v.parse::<usize>().unwrap_or(usize::MAX));
+        let declared = declared_length(content_length);
         if declared.is_some_and(|len| len > limit) {
             return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
         }

@@ -5,6 +5,7 @@
 use crate::http::read_chunks;
 use edgehook_core::delivery::{NoAnswer, Outcome, parse_retry_after};
 use edgehook_core::delivery_run::{ANSWER_READ_LIMIT_BYTES, AnswerExcerpt, excerpt};
+use edgehook_core::request_body::declared_length;
 use futures_util::future::{Either, select};
 use std::time::Duration;
 use wasm_bindgen::{JsCast, JsValue};
@@ -151,16 +152,17 @@ async fn read_answer(
     let Some(stream) = resp.body() else {
         return Ok((Vec::new(), false));
     };
-    let declared = content_length.and_then(|v| v.trim().parse::<usize>().ok());
-    if transfer_encoding.is_none() && declared == Some(0) {
-        return Ok((Vec::new(), false));
-    }
-    if transfer_encoding.is_none() && declared.is_some_and(|n| n <= ANSWER_READ_LIMIT_BYTES) {
-        let whole = JsFuture::from(resp.array_buffer()?).await?;
-        let mut read = Uint8Array::new(&whole).to_vec();
-        let more = read.len() > ANSWER_READ_LIMIT_BYTES;
-        read.truncate(ANSWER_READ_LIMIT_BYTES);
-        return Ok((read, more));
+    let framed = declared_length(content_length.as_deref()).filter(|_| transfer_encoding.is_none());
+    match framed {
+        Some(0) => return Ok((Vec::new(), false)),
+        Some(n) if n <= ANSWER_READ_LIMIT_BYTES => {
+            let whole = JsFuture::from(resp.array_buffer()?).await?;
+            let mut read = Uint8Array::new(&whole).to_vec();
+            let more = read.len() > ANSWER_READ_LIMIT_BYTES;
+            read.truncate(ANSWER_READ_LIMIT_BYTES);
+            return Ok((read, more));
+        }
+        _ => {}
     }
     let mut read = Vec::new();
     let mut more = false;

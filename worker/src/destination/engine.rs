@@ -252,10 +252,7 @@ impl Destination {
     /// the alarm would resume it after a restart.
     async fn wake(self: &Rc<Self>, now: i64) -> Result<(), ApiError> {
         self.woken.set(self.woken.get() + 1);
-        let current = self.current_alarm().await?;
-        if current.is_none_or(|t| t > now + RECOVERY_ALARM_MS) {
-            self.set_alarm(now + RECOVERY_ALARM_MS).await?;
-        }
+        self.alarm_by(Some(now + RECOVERY_ALARM_MS)).await?;
         if !self.delivering.replace(true) {
             let me = Rc::clone(self);
             spawn_local(async move {
@@ -316,10 +313,7 @@ impl Destination {
 
     /// Takes up to `BATCH` due deliveries, attempts them at once and records each.
     async fn deliver_due(&self) -> Result<Batch, ApiError> {
-        let none = Batch {
-            attempted: 0,
-            follow_up: None,
-        };
+        let none = Batch::default();
         let Some(dest) = self.config().await? else {
             return Ok(none); // deleted
         };
@@ -540,6 +534,7 @@ enum Run {
 }
 
 /// What one batch of a run came to.
+#[derive(Default)]
 struct Batch {
     attempted: usize,
     /// When the earliest of its deliveries needs the alarm again (a retry,
