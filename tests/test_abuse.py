@@ -158,8 +158,14 @@ def test_a_large_chunked_body_is_cut_without_being_held(make_worker, declared):
         before = {pid: memory_kib(pid, "VmRSS") for pid in pids}
 
         total = 96 << 20
-        status, answer, sent = post_chunked(w, t.destinations_path, auth,
-                                            spaces(total, 65536, 0.001))
+        for _ in range(3):
+            status, answer, sent = post_chunked(w, t.destinations_path, auth,
+                                                spaces(total, 65536, 0.001))
+            # wrangler dev's entry worker sometimes loses the Worker's early
+            # answer while it still forwards the body, and answers 500 itself
+            # (its own stack, not edgehook's): send the body again.
+            if not (status == 500 and b"entry.worker.js" in answer):
+                break
         grew_mib = max(memory_kib(pid, "VmHWM") - before[pid] for pid in pids) / 1024
         assert status == 413, (status, answer[:200], sent)
         assert sent < total // 4, f"{sent} bytes were sent before the answer"
