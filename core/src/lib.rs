@@ -20,6 +20,7 @@
 
 pub mod api_key;
 pub mod auth;
+pub mod deliveries_page;
 pub mod deliveries_query;
 pub mod delivery;
 pub mod delivery_run;
@@ -30,6 +31,8 @@ pub mod event_catalog;
 pub mod event_types;
 pub mod health;
 pub mod ids;
+pub mod log_schema;
+pub mod pipeline;
 pub mod portal;
 pub mod publish;
 pub mod rate_limit;

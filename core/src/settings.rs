@@ -21,6 +21,11 @@ pub struct Settings {
     pub key_expiry_warning_seconds: i64,
     /// Publishes a second per organization (bursts of twice that); 0 lifts it.
     pub publish_per_second: u32,
+    /// Attempts in flight at once per destination (`EDGEHOOK_MAX_IN_FLIGHT`).
+    pub max_in_flight: u32,
+    /// Wall time a delivery run starts attempts for before it yields to its
+    /// alarm (`EDGEHOOK_RUN_BUDGET_SECONDS`).
+    pub run_budget_seconds: i64,
 }
 
 impl Default for Settings {
@@ -36,6 +41,8 @@ impl Default for Settings {
             delivery_retention_seconds: 30 * 86_400,
             key_expiry_warning_seconds: 7 * 86_400,
             publish_per_second: 100,
+            max_in_flight: crate::pipeline::DEFAULT_MAX_IN_FLIGHT,
+            run_budget_seconds: crate::pipeline::DEFAULT_RUN_BUDGET_SECONDS,
         }
     }
 }
@@ -77,7 +84,27 @@ impl Settings {
                     ));
                 }
             };
+        let max_in_flight = num(
+            "EDGEHOOK_MAX_IN_FLIGHT",
+            get("EDGEHOOK_MAX_IN_FLIGHT"),
+            d.max_in_flight,
+        )?;
+        if max_in_flight < 1 {
+            return Err("EDGEHOOK_MAX_IN_FLIGHT must be at least 1".into());
+        }
+        let run_budget_seconds = num(
+            "EDGEHOOK_RUN_BUDGET_SECONDS",
+            get("EDGEHOOK_RUN_BUDGET_SECONDS"),
+            d.run_budget_seconds,
+        )?;
+        if !(1..=MAX_RUN_BUDGET_SECONDS).contains(&run_budget_seconds) {
+            return Err(format!(
+                "EDGEHOOK_RUN_BUDGET_SECONDS must be between 1 and {MAX_RUN_BUDGET_SECONDS}"
+            ));
+        }
         Ok(Settings {
+            max_in_flight,
+            run_budget_seconds,
             retry_schedule_seconds,
             dual_signing_seconds: num(
                 "EDGEHOOK_DUAL_SIGNING_SECONDS",
@@ -123,6 +150,10 @@ impl Settings {
         })
     }
 }
+
+/// The longest run budget: a run also waits for its last attempts (up to the
+/// longest timeout, 30 s) and an alarm handler has 15 minutes of wall time.
+pub const MAX_RUN_BUDGET_SECONDS: i64 = 600;
 
 /// Parses `5,10,20` into seconds; fractions are allowed for fast tests.
 pub fn parse_schedule(s: &str) -> Result<Vec<f64>, String> {
@@ -176,6 +207,40 @@ mod tests {
         assert!(from(&[("EDGEHOOK_RETRY_SCHEDULE_SECONDS", "5,x")]).is_err());
         assert!(from(&[("EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS", "yes")]).is_err());
         assert!(from(&[("EDGEHOOK_DUAL_SIGNING_SECONDS", "-")]).is_err());
+    }
+
+    #[test]
+    fn the_delivery_pipeline_settings() {
+        let d = from(&[]).unwrap();
+        assert_eq!((d.max_in_flight, d.run_budget_seconds), (6, 30));
+        let s = from(&[
+            ("EDGEHOOK_MAX_IN_FLIGHT", "2"),
+            ("EDGEHOOK_RUN_BUDGET_SECONDS", "600"),
+        ])
+        .unwrap();
+        assert_eq!((s.max_in_flight, s.run_budget_seconds), (2, 600));
+        assert_eq!(
+            from(&[("EDGEHOOK_MAX_IN_FLIGHT", "1")])
+                .unwrap()
+                .max_in_flight,
+            1
+        );
+        assert_eq!(
+            from(&[("EDGEHOOK_RUN_BUDGET_SECONDS", "1")])
+                .unwrap()
+                .run_budget_seconds,
+            1
+        );
+        for (name, bad) in [
+            ("EDGEHOOK_MAX_IN_FLIGHT", "0"),
+            ("EDGEHOOK_MAX_IN_FLIGHT", "-1"),
+            ("EDGEHOOK_MAX_IN_FLIGHT", "six"),
+            ("EDGEHOOK_RUN_BUDGET_SECONDS", "0"),
+            ("EDGEHOOK_RUN_BUDGET_SECONDS", "601"),
+        ] {
+            let e = from(&[(name, bad)]).unwrap_err();
+            assert!(e.contains(name), "{e}");
+        }
     }
 
     #[test]

@@ -1,0 +1,787 @@
+//! A destination's delivery pipeline, decided without the runtime: when a
+//! delivery run starts, how many attempts it may start now (the window of
+//! attempts in flight and the per-second throttle), what it waits for, when it
+//! yields to its alarm, and when that alarm must fire.
+//!
+//! The destination's object holds one [`Pipeline`] and only carries out what
+//! it decides (sans-IO, as QUIC and TLS state machines are written): it tells
+//! the pipeline what happened ([`Pipeline::wake`], [`Pipeline::alarm_fired`],
+//! [`Pipeline::taken`], [`Pipeline::attempt_ended`]) and asks what to do next
+//! ([`Pipeline::next`]). Every decision is a pure function of those events and
+//! the clock, so it is unit-tested here.
+//!
+//! A run is a sliding window: it starts an attempt whenever a slot is free
+//! and the throttle allows one, so no attempt waits for another's answer
+//! beyond the window's size and no batch waits for its slowest member. It
+//! stops starting attempts once its wall-time budget is spent, waits for those
+//! in flight, and hands what is left to the alarm.
+//!
+//! The throttle (`max_per_second`) counts an attempt from when it is sent
+//! until a second after it ended, and allows a send only while fewer than
+//! `max_per_second` are counted. A request reaches the receiver after it was
+//! sent and before its attempt ends, so any two arrivals `max_per_second`
+//! sends apart are at least a second apart however the network delays each:
+//! the receiver never sees more than `max_per_second` within any second of
+//! its own clock. (Counting from the send alone would not hold: a first
+//! request that waits for a new connection arrives late, and close to the
+//! next second's.)
+
+use std::collections::VecDeque;
+
+/// Cloudflare lets one invocation wait on at most this many outgoing
+/// connections for their headers; a 7th waits for one of them. A run never
+/// asks for more, so an attempt's clock only runs while the receiver has it.
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 6;
+/// How long one run may start attempts before it yields to the alarm.
+pub const DEFAULT_RUN_BUDGET_SECONDS: i64 = 30;
+/// Taking deliveries makes sure the alarm fires within this long, so a restart
+/// resumes them; a steady stream writes the alarm about once per this period.
+pub const RECOVERY_ALARM_MS: i64 = 30_000;
+/// How long after it ended the throttle still counts an attempt.
+pub const THROTTLE_WINDOW_MS: i64 = 1_000;
+/// Bounds of a destination's `max_per_second`.
+pub const MAX_PER_SECOND_RANGE: (i64, i64) = (1, 1_000);
+
+/// What bounds a run, from the settings and the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Attempts in flight at once (`EDGEHOOK_MAX_IN_FLIGHT`), at least 1.
+    pub max_in_flight: u32,
+    /// Sends a second to this destination (`max_per_second`), if throttled.
+    pub max_per_second: Option<u32>,
+    /// Wall time a run starts attempts for (`EDGEHOOK_RUN_BUDGET_SECONDS`).
+    pub run_budget_ms: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_per_second: None,
+            run_budget_ms: DEFAULT_RUN_BUDGET_SECONDS * 1000,
+        }
+    }
+}
+
+/// What the object does next in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Take up to this many due deliveries from the queue and attempt each.
+    Take(u32),
+    /// Wait until an attempt ends, a wake arrives, or `until` (if any) passes.
+    Wait { until: Option<i64> },
+    /// The run is over: carry out its end.
+    End(Ended),
+}
+
+/// How a run ended, and what its end must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    /// The alarm's run, or one the alarm fired during: purge the log past
+    /// retention and set the alarm from the whole queue.
+    pub full: bool,
+    /// When the alarm must fire for this run's own deliveries (their
+    /// retries, or their purge once past retention); only ever moves it earlier.
+    pub alarm_by: Option<i64>,
+    /// The run spent its budget with deliveries perhaps still due: the alarm
+    /// continues it now.
+    pub yielded: bool,
+}
+
+/// What the alarm firing means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlarmFired {
+    /// No run is in progress: this one is the alarm's.
+    StartRun,
+    /// The run in progress finishes as the alarm's; until it ends, an alarm
+    /// set for this time covers a restart.
+    Joined { cover_until: i64 },
+}
+
+/// Whether the queue may still hold due deliveries for the run in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Queue {
+    MayHaveDue,
+    /// The last take found fewer than it asked for: nothing more was due then,
+    /// and only a wake says otherwise.
+    Drained,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Run {
+    started_ms: i64,
+    full: bool,
+    in_flight: u32,
+    queue: Queue,
+    alarm_by: Option<i64>,
+}
+
+/// One destination's pipeline: the run in progress, if any, what the
+/// throttle counts, and what is known of the alarm.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Pipeline {
+    run: Option<Run>,
+    throttle: Throttle,
+    /// When the alarm fires (outer `None`: not read from storage yet).
+    alarm: Option<Option<i64>>,
+    stopped: bool,
+}
+
+impl Pipeline {
+    pub fn new() -> Pipeline {
+        Pipeline::default()
+    }
+
+    /// Deliveries were stored or reopened. Answers whether a run must start;
+    /// otherwise the run in progress takes them before it ends.
+    pub fn wake(&mut self, now_ms: i64) -> bool {
+        match &mut self.run {
+            Some(run) => {
+                run.queue = Queue::MayHaveDue;
+                false
+            }
+            None => {
+                self.run = Some(Run::new(now_ms, false));
+                true
+            }
+        }
+    }
+
+    /// The alarm fired; it is spent.
+    pub fn alarm_fired(&mut self, now_ms: i64) -> AlarmFired {
+        self.alarm = Some(None);
+        match &mut self.run {
+            Some(run) => {
+                run.full = true;
+                run.queue = Queue::MayHaveDue;
+                AlarmFired::Joined {
+                    cover_until: now_ms + RECOVERY_ALARM_MS,
+                }
+            }
+            None => {
+                self.run = Some(Run::new(now_ms, true));
+                AlarmFired::StartRun
+            }
+        }
+    }
+
+    /// Whether a run is in progress.
+    pub fn running(&self) -> bool {
+        self.run.is_some()
+    }
+
+    /// What the run in progress does next at `now_ms`. A run that ends here
+    /// is over: the next wake or alarm starts another.
+    pub fn next(&mut self, now_ms: i64, limits: Limits) -> Step {
+        let Some(run) = &mut self.run else {
+            return Step::End(Ended {
+                full: false,
+                alarm_by: None,
+                yielded: false,
+            });
+        };
+        if self.stopped {
+            self.run = None;
+            return Step::End(Ended {
+                full: false,
+                alarm_by: None,
+                yielded: false,
+            });
+        }
+        let budget_ends = run.started_ms + limits.run_budget_ms.max(0);
+        let spent = now_ms >= budget_ends;
+        let mut until = None;
+        if !spent && run.queue == Queue::MayHaveDue {
+            let free = limits.max_in_flight.max(1).saturating_sub(run.in_flight);
+            if free > 0 {
+                match self.throttle.room(now_ms, limits.max_per_second) {
+                    Room::Sends(n) => return Step::Take(free.min(n)),
+                    Room::WaitUntil(at) => until = Some(at.min(budget_ends)),
+                    // Only attempts in flight hold the throttle: one ending wakes the run.
+                    Room::WaitForAnEnd => {}
+                }
+            }
+        }
+        if run.in_flight > 0 || until.is_some() {
+            // The budget's end is a moment to look again: the run yields then.
+            if !spent && run.queue == Queue::MayHaveDue {
+                until = Some(until.map_or(budget_ends, |u: i64| u.min(budget_ends)));
+            }
+            return Step::Wait { until };
+        }
+        let ended = Ended {
+            full: run.full,
+            alarm_by: run.alarm_by,
+            yielded: spent && run.queue == Queue::MayHaveDue,
+        };
+        self.run = None;
+        Step::End(ended)
+    }
+
+    /// The object asked the queue for `asked` deliveries at `now_ms` and got
+    /// `got`, now each in flight.
+    pub fn taken(&mut self, asked: u32, got: u32) {
+        if let Some(run) = &mut self.run {
+            run.in_flight += got;
+            if got < asked {
+                run.queue = Queue::Drained;
+            }
+        }
+        self.throttle.in_flight += got;
+    }
+
+    /// An attempt ended at `now_ms`; `alarm_by` is when its delivery needs
+    /// the alarm again (its retry, or its purge once past retention).
+    pub fn attempt_ended(&mut self, alarm_by: Option<i64>, now_ms: i64) {
+        if let Some(run) = &mut self.run {
+            run.in_flight = run.in_flight.saturating_sub(1);
+            run.alarm_by = earliest(run.alarm_by, alarm_by);
+        }
+        self.throttle.ended(now_ms);
+    }
+
+    /// The run in progress failed at `now_ms`: it is over, its attempts in
+    /// flight are cut off (the throttle counts them as ended now), and the
+    /// alarm resumes its deliveries once their leases end.
+    pub fn abandon(&mut self, now_ms: i64) {
+        self.run = None;
+        while self.throttle.in_flight > 0 {
+            self.throttle.ended(now_ms);
+        }
+    }
+
+    /// The destination was deleted: no run takes anything again.
+    pub fn stop(&mut self) {
+        self.stopped = true;
+        self.alarm = Some(None);
+    }
+
+    /// The destination exists (again): runs may take deliveries.
+    pub fn restart(&mut self) {
+        self.stopped = false;
+    }
+
+    /// When the alarm fires, if known (`None` until read from storage).
+    pub fn known_alarm(&self) -> Option<Option<i64>> {
+        self.alarm
+    }
+
+    /// What storage says of the alarm.
+    pub fn alarm_read(&mut self, at: Option<i64>) {
+        self.alarm = Some(at);
+    }
+
+    /// The alarm was set to fire at `at`.
+    pub fn alarm_set(&mut self, at: i64) {
+        self.alarm = Some(Some(at));
+    }
+
+    /// Whether the alarm must be set for it to fire by `at`: only when none
+    /// is set or the one set fires later (a sooner alarm's run sets the next).
+    /// `None` when the alarm is not known yet: read it first.
+    pub fn alarm_needed(&self, at: i64) -> Option<bool> {
+        self.alarm.map(|current| current.is_none_or(|t| t > at))
+    }
+}
+
+impl Run {
+    fn new(now_ms: i64, full: bool) -> Run {
+        Run {
+            started_ms: now_ms,
+            full,
+            in_flight: 0,
+            queue: Queue::MayHaveDue,
+            alarm_by: None,
+        }
+    }
+}
+
+/// What the throttle counts: attempts in flight, and the end times of those
+/// that ended within the last [`THROTTLE_WINDOW_MS`], oldest first. Kept with
+/// or without a throttle, so that one set later starts from a true count.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Throttle {
+    in_flight: u32,
+    ended: VecDeque<i64>,
+}
+
+enum Room {
+    /// This many sends are allowed now.
+    Sends(u32),
+    /// None until then.
+    WaitUntil(i64),
+    /// None until an attempt in flight ends.
+    WaitForAnEnd,
+}
+
+impl Throttle {
+    fn ended(&mut self, now_ms: i64) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.ended.push_back(now_ms);
+    }
+
+    /// How many sends `per_second` allows at `now_ms`, forgetting attempts
+    /// that ended more than a window ago.
+    fn room(&mut self, now_ms: i64, per_second: Option<u32>) -> Room {
+        while self
+            .ended
+            .front()
+            .is_some_and(|&t| t <= now_ms - THROTTLE_WINDOW_MS)
+        {
+            self.ended.pop_front();
+        }
+        let Some(limit) = per_second else {
+            return Room::Sends(u32::MAX);
+        };
+        let limit = limit.max(1) as usize;
+        let counted = self.in_flight as usize + self.ended.len();
+        if counted < limit {
+            return Room::Sends((limit - counted) as u32);
+        }
+        // The oldest end leaves the window first; if every counted attempt is
+        // in flight, the first to end starts its second.
+        let must_leave = counted - limit + 1;
+        match self.ended.get(must_leave - 1) {
+            Some(&t) => Room::WaitUntil(t + THROTTLE_WINDOW_MS),
+            None => Room::WaitForAnEnd,
+        }
+    }
+}
+
+/// The earlier of two optional times.
+pub fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_in_flight: 6,
+        max_per_second: None,
+        run_budget_ms: 30_000,
+    };
+
+    fn throttled(per_second: u32) -> Limits {
+        Limits {
+            max_per_second: Some(per_second),
+            ..LIMITS
+        }
+    }
+
+    const QUIET_END: Step = Step::End(Ended {
+        full: false,
+        alarm_by: None,
+        yielded: false,
+    });
+
+    #[test]
+    fn defaults_are_cloudflares_limits() {
+        let d = Limits::default();
+        assert_eq!(
+            (d.max_in_flight, d.max_per_second, d.run_budget_ms),
+            (6, None, 30_000)
+        );
+        assert_eq!(THROTTLE_WINDOW_MS, 1_000);
+        assert_eq!(MAX_PER_SECOND_RANGE, (1, 1_000));
+        assert_eq!(RECOVERY_ALARM_MS, 30_000);
+    }
+
+    #[test]
+    fn a_wake_starts_a_run_unless_one_is_in_progress() {
+        let mut p = Pipeline::new();
+        assert!(!p.running());
+        assert!(p.wake(0));
+        assert!(p.running());
+        assert!(!p.wake(1), "the run in progress takes it");
+        assert!(p.running());
+    }
+
+    #[test]
+    fn the_window_takes_only_free_slots_and_refills_as_attempts_end() {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        assert_eq!(p.next(0, LIMITS), Step::Take(6));
+        p.taken(6, 6);
+        assert_eq!(
+            p.next(1, LIMITS),
+            Step::Wait {
+                until: Some(30_000)
+            }
+        );
+        p.attempt_ended(None, 1);
+        assert_eq!(p.next(2, LIMITS), Step::Take(1), "one slot refills at once");
+        p.taken(1, 1);
+        p.attempt_ended(None, 2);
+        p.attempt_ended(None, 2);
+        assert_eq!(p.next(3, LIMITS), Step::Take(2));
+    }
+
+    #[test]
+    fn a_window_of_one_and_at_least_one() {
+        for max in [0, 1] {
+            let mut p = Pipeline::new();
+            p.wake(0);
+            let limits = Limits {
+                max_in_flight: max,
+                ..LIMITS
+            };
+            assert_eq!(p.next(0, limits), Step::Take(1));
+            p.taken(1, 1);
+            assert_eq!(
+                p.next(0, limits),
+                Step::Wait {
+                    until: Some(30_000)
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_short_take_drains_the_queue_and_the_run_ends_when_nothing_is_in_flight() {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        assert_eq!(p.next(0, LIMITS), Step::Take(6));
+        p.taken(6, 2);
+        // Nothing more is due: wait only for the two in flight, with no timer.
+        assert_eq!(p.next(1, LIMITS), Step::Wait { until: None });
+        p.attempt_ended(Some(9_000), 2);
+        assert_eq!(p.next(2, LIMITS), Step::Wait { until: None });
+        p.attempt_ended(Some(5_000), 3);
+        assert_eq!(
+            p.next(3, LIMITS),
+            Step::End(Ended {
+                full: false,
+                alarm_by: Some(5_000),
+                yielded: false
+            })
+        );
+        assert!(!p.running());
+        assert!(p.wake(4), "the next wake starts a new run");
+    }
+
+    #[test]
+    fn an_empty_queue_ends_a_run_at_once() {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        assert_eq!(p.next(0, LIMITS), Step::Take(6));
+        p.taken(6, 0);
+        assert_eq!(p.next(0, LIMITS), QUIET_END);
+    }
+
+    #[test]
+    fn a_wake_during_a_run_makes_it_look_at_the_queue_again() {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        p.next(0, LIMITS);
+        p.taken(6, 1);
+        assert_eq!(p.next(0, LIMITS), Step::Wait { until: None });
+        assert!(!p.wake(5));
+        assert_eq!(p.next(5, LIMITS), Step::Take(5));
+    }
+
+    #[test]
+    fn the_alarm_starts_a_full_run_or_joins_the_one_in_progress() {
+        let mut p = Pipeline::new();
+        p.alarm_set(100);
+        assert_eq!(p.alarm_fired(100), AlarmFired::StartRun);
+        assert_eq!(p.known_alarm(), Some(None), "the alarm is spent");
+        assert_eq!(p.next(100, LIMITS), Step::Take(6));
+        p.taken(6, 0);
+        assert_eq!(
+            p.next(100, LIMITS),
+            Step::End(Ended {
+                full: true,
+                alarm_by: None,
+                yielded: false
+            })
+        );
+
+        p.wake(200);
+        p.next(200, LIMITS);
+        p.taken(6, 0);
+        assert_eq!(
+            p.alarm_fired(250),
+            AlarmFired::Joined {
+                cover_until: 250 + RECOVERY_ALARM_MS
+            }
+        );
+        // The joined run looks at the queue again and ends as the alarm's.
+        assert_eq!(p.next(251, LIMITS), Step::Take(6));
+        p.taken(6, 0);
+        assert!(matches!(
+            p.next(251, LIMITS),
+            Step::End(Ended { full: true, .. })
+        ));
+    }
+
+    #[test]
+    fn a_run_past_its_budget_takes_nothing_more_waits_for_its_attempts_and_yields() {
+        let mut p = Pipeline::new();
+        p.wake(1_000);
+        assert_eq!(p.next(1_000, LIMITS), Step::Take(6));
+        p.taken(6, 6);
+        assert_eq!(
+            p.next(1_001, LIMITS),
+            Step::Wait {
+                until: Some(31_000)
+            }
+        );
+        p.attempt_ended(None, 1_002);
+        // The budget is spent: the free slot is not refilled.
+        assert_eq!(p.next(31_000, LIMITS), Step::Wait { until: None });
+        for _ in 0..5 {
+            p.attempt_ended(None, 31_400);
+        }
+        assert_eq!(
+            p.next(31_500, LIMITS),
+            Step::End(Ended {
+                full: false,
+                alarm_by: None,
+                yielded: true
+            })
+        );
+    }
+
+    #[test]
+    fn a_drained_run_past_its_budget_does_not_yield() {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        p.next(0, LIMITS);
+        p.taken(6, 1);
+        p.attempt_ended(None, 10);
+        assert_eq!(p.next(40_000, LIMITS), QUIET_END);
+    }
+
+    #[test]
+    fn a_zero_budget_takes_nothing_and_hands_the_queue_to_the_alarm() {
+        let limits = Limits {
+            run_budget_ms: 0,
+            ..LIMITS
+        };
+        let mut p = Pipeline::new();
+        p.wake(0);
+        assert_eq!(
+            p.next(0, limits),
+            Step::End(Ended {
+                full: false,
+                alarm_by: None,
+                yielded: true
+            })
+        );
+    }
+
+    #[test]
+    fn the_throttle_counts_an_attempt_until_a_second_after_it_ended() {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        let limits = throttled(5);
+        assert_eq!(p.next(0, limits), Step::Take(5), "window 6, throttle 5");
+        p.taken(5, 5);
+        // Five in flight: the sixth slot is free but the throttle is not.
+        assert_eq!(
+            p.next(10, limits),
+            Step::Wait {
+                until: Some(30_000)
+            }
+        );
+        for end in [200, 300, 300, 400, 500] {
+            p.attempt_ended(None, end);
+        }
+        assert_eq!(p.next(600, limits), Step::Wait { until: Some(1_200) });
+        assert_eq!(p.next(1_199, limits), Step::Wait { until: Some(1_200) });
+        assert_eq!(p.next(1_200, limits), Step::Take(1));
+        p.taken(1, 1);
+        assert_eq!(p.next(1_200, limits), Step::Wait { until: Some(1_300) });
+        assert_eq!(p.next(1_300, limits), Step::Take(2), "two ended at 300");
+        p.taken(2, 0);
+        // Drained: the throttle keeps nothing waiting but the one in flight.
+        assert_eq!(p.next(1_301, limits), Step::Wait { until: None });
+        p.attempt_ended(None, 1_350);
+        assert_eq!(p.next(1_400, limits), QUIET_END);
+    }
+
+    #[test]
+    fn a_throttle_full_of_attempts_in_flight_waits_for_one_to_end() {
+        let mut p = Pipeline::new();
+        let limits = throttled(2);
+        p.wake(0);
+        assert_eq!(p.next(0, limits), Step::Take(2));
+        p.taken(2, 2);
+        assert_eq!(
+            p.next(5_000, limits),
+            Step::Wait {
+                until: Some(30_000)
+            }
+        );
+        p.attempt_ended(None, 5_000);
+        assert_eq!(p.next(5_000, limits), Step::Wait { until: Some(6_000) });
+        p.attempt_ended(None, 5_500);
+        assert_eq!(p.next(6_000, limits), Step::Take(1));
+    }
+
+    #[test]
+    fn a_lowered_throttle_waits_for_enough_attempts_to_leave() {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        assert_eq!(p.next(0, throttled(4)), Step::Take(4));
+        p.taken(4, 4);
+        for end in [10, 20, 30, 40] {
+            p.attempt_ended(None, end);
+        }
+        // Four counted and one allowed: all four must leave, the last at 40.
+        assert_eq!(p.next(50, throttled(1)), Step::Wait { until: Some(1_040) });
+        assert_eq!(p.next(50, throttled(2)), Step::Wait { until: Some(1_030) });
+        assert_eq!(
+            p.next(1_039, throttled(1)),
+            Step::Wait { until: Some(1_040) }
+        );
+        assert_eq!(p.next(1_040, throttled(1)), Step::Take(1));
+    }
+
+    #[test]
+    fn a_throttle_wait_never_passes_the_budget() {
+        let mut p = Pipeline::new();
+        let limits = Limits {
+            run_budget_ms: 500,
+            ..throttled(1)
+        };
+        p.wake(0);
+        assert_eq!(p.next(0, limits), Step::Take(1));
+        p.taken(1, 1);
+        p.attempt_ended(None, 1);
+        assert_eq!(p.next(2, limits), Step::Wait { until: Some(500) });
+        assert!(matches!(
+            p.next(500, limits),
+            Step::End(Ended { yielded: true, .. })
+        ));
+    }
+
+    #[test]
+    fn throttled_attempts_are_counted_across_runs() {
+        let limits = throttled(3);
+        let mut q = Pipeline::new();
+        q.wake(0);
+        q.next(0, limits);
+        q.taken(3, 3);
+        for _ in 0..3 {
+            q.attempt_ended(None, 50);
+        }
+        q.taken(3, 0);
+        assert_eq!(q.next(60, limits), QUIET_END);
+        // A new run 100 ms later still counts the three.
+        q.wake(100);
+        assert_eq!(q.next(100, limits), Step::Wait { until: Some(1_050) });
+    }
+
+    #[test]
+    fn ends_older_than_the_window_are_forgotten_without_a_throttle() {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        p.next(0, LIMITS);
+        p.taken(6, 6);
+        for _ in 0..6 {
+            p.attempt_ended(None, 10);
+        }
+        assert_eq!(p.throttle.ended.len(), 6);
+        assert_eq!(p.next(1_010, LIMITS), Step::Take(6));
+        assert!(p.throttle.ended.is_empty(), "{:?}", p.throttle);
+        // A throttle set later counts what is in flight.
+        p.taken(6, 6);
+        assert_eq!(p.throttle.in_flight, 6);
+    }
+
+    #[test]
+    fn retries_of_a_run_move_the_alarm_to_the_earliest() {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        p.next(0, LIMITS);
+        p.taken(6, 3);
+        p.attempt_ended(Some(7_000), 1);
+        p.attempt_ended(None, 2);
+        p.attempt_ended(Some(6_000), 3);
+        assert_eq!(
+            p.next(10, LIMITS),
+            Step::End(Ended {
+                full: false,
+                alarm_by: Some(6_000),
+                yielded: false
+            })
+        );
+    }
+
+    #[test]
+    fn an_abandoned_run_lets_the_next_wake_start_one() {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        p.next(0, throttled(6));
+        p.taken(6, 6);
+        p.abandon(40);
+        assert!(!p.running());
+        assert_eq!(p.throttle.in_flight, 0);
+        assert_eq!(
+            p.throttle.ended, [40; 6],
+            "cut off attempts count as ended then"
+        );
+        assert!(p.wake(41));
+        assert_eq!(
+            p.next(41, LIMITS),
+            Step::Take(6),
+            "nothing is left in flight"
+        );
+        assert_eq!(p.next(41, throttled(6)), Step::Wait { until: Some(1_040) });
+    }
+
+    #[test]
+    fn a_stopped_pipeline_ends_its_run_and_takes_nothing() {
+        let mut p = Pipeline::new();
+        p.alarm_set(50);
+        p.wake(0);
+        p.next(0, LIMITS);
+        p.taken(6, 6);
+        p.stop();
+        assert_eq!(p.known_alarm(), Some(None), "delete removes the alarm");
+        assert_eq!(p.next(1, LIMITS), QUIET_END);
+        assert!(p.wake(2));
+        assert_eq!(p.next(2, LIMITS), QUIET_END);
+        p.restart();
+        assert!(p.wake(3));
+        assert_eq!(p.next(3, LIMITS), Step::Take(6));
+    }
+
+    #[test]
+    fn events_without_a_run_change_no_run() {
+        let mut p = Pipeline::new();
+        p.attempt_ended(Some(5), 0);
+        p.taken(3, 1);
+        assert!(!p.running());
+        assert_eq!(p.next(0, LIMITS), QUIET_END);
+    }
+
+    #[test]
+    fn the_alarm_is_set_only_when_it_would_fire_later_or_not_at_all() {
+        let mut p = Pipeline::new();
+        assert_eq!(p.alarm_needed(10), None, "read it first");
+        p.alarm_read(None);
+        assert_eq!(p.alarm_needed(10), Some(true));
+        p.alarm_set(10);
+        assert_eq!(p.known_alarm(), Some(Some(10)));
+        assert_eq!(p.alarm_needed(10), Some(false));
+        assert_eq!(p.alarm_needed(11), Some(false));
+        assert_eq!(p.alarm_needed(9), Some(true));
+        p.alarm_read(Some(3));
+        assert_eq!(p.alarm_needed(4), Some(false));
+    }
+
+    #[test]
+    fn earliest_of_two_times() {
+        assert_eq!(earliest(Some(3), Some(2)), Some(2));
+        assert_eq!(earliest(Some(3), None), Some(3));
+        assert_eq!(earliest(None, Some(4)), Some(4));
+        assert_eq!(earliest(None, None), None);
+    }
+}
