@@ -1,12 +1,10 @@
-//! `GET …/delivery`: its query parameters, its paging, and the SQL a
-//! destination's object runs over its own log.
+//! `GET …/delivery`: its query parameters, checked and read into a
+//! [`DeliveryQuery`]. How a destination's object reads the pages of a query
+//! from its log is [`crate::deliveries_page`].
 //!
-//! Paging is by offset within a snapshot: the first page records the newest
-//! delivery's sequence number, and later pages see only deliveries up to it, so
-//! paging returns every delivery exactly once while new ones keep arriving.
-//! The object keeps each page's position (snapshot and offset) as a cursor row
-//! and answers the cursor's number as the seed's integer `continuation_token`:
-//! a small integer whatever the log's size, always a safe JSON number.
+//! The `continuation_token` is the number of a cursor row the object keeps for
+//! the page after one it answered: a small integer whatever the log's size,
+//! always a safe JSON number.
 
 use crate::delivery::State;
 use crate::error::{ApiError, FieldError};
@@ -17,13 +15,6 @@ pub const MAX_LIMIT: i64 = 50;
 
 /// Largest token accepted: every integer below it is exact in JSON (2^53).
 pub const MAX_TOKEN: i64 = (1 << 53) - 1;
-
-/// Where a page starts: the snapshot of the first page and the offset in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cursor {
-    pub snapshot_seq: i64,
-    pub offset: i64,
-}
 
 /// A sort key of `sort_by`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,74 +139,6 @@ fn parse_sort(v: &str) -> Option<Sort> {
     Some(Sort { field, descending })
 }
 
-/// A bound SQL parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Param {
-    Text(String),
-    Int(i64),
-}
-
-/// The page's SQL over a destination's log (`deliveries`), with its
-/// parameters: one row more than the limit, to know whether more follow.
-/// `cursor.snapshot_seq` bounds the rows to those that existed at the first page.
-pub fn page_sql(q: &DeliveryQuery, cursor: Cursor) -> (String, Vec<Param>) {
-    let mut sql = String::from(
-        "SELECT seq, id, type, state, attempt_count, next_retry_at, dual_signed, created_at, body \
-         FROM deliveries WHERE seq <= ?1",
-    );
-    let mut params = vec![Param::Int(cursor.snapshot_seq)];
-    let mut push = |sql: &mut String, clause: &str, p: Param| {
-        params.push(p);
-        sql.push_str(&clause.replace('?', &format!("?{}", params.len())));
-    };
-    match q.status.as_deref() {
-        Some("success") => sql.push_str(" AND state = 'success'"),
-        Some(_) => sql.push_str(" AND state <> 'success'"),
-        None => {}
-    }
-    if let Some(s) = q.state {
-        push(&mut sql, " AND state = ?", Param::Text(s.as_str().into()));
-    }
-    if let Some(t) = &q.event_type {
-        push(&mut sql, " AND type = ?", Param::Text(t.clone()));
-    }
-    if let Some(t) = q.created_after_ms {
-        push(&mut sql, " AND created_at >= ?", Param::Int(t));
-    }
-    if let Some(t) = q.created_before_ms {
-        push(&mut sql, " AND created_at <= ?", Param::Int(t));
-    }
-    sql.push_str(" ORDER BY ");
-    for s in &q.sort {
-        let column = match s.field {
-            SortField::Type => "type",
-            SortField::Status => "(state = 'success')",
-            SortField::CreatedAt => "created_at",
-        };
-        sql.push_str(column);
-        sql.push_str(if s.descending { " DESC, " } else { " ASC, " });
-    }
-    // Newest first by default; the sequence number breaks every remaining tie.
-    if !q.sort.iter().any(|s| s.field == SortField::CreatedAt) {
-        sql.push_str("created_at DESC, ");
-    }
-    sql.push_str("seq DESC");
-    push(&mut sql, " LIMIT ?", Param::Int(q.limit + 1));
-    push(&mut sql, " OFFSET ?", Param::Int(cursor.offset));
-    (sql, params)
-}
-
-/// The cursor of the page after this one, if more rows follow: `rows_returned`
-/// is what the page's SQL gave (at most `limit + 1`). A query for 0 rows has
-/// no next page, so a client that follows tokens always ends.
-pub fn next_cursor(q: &DeliveryQuery, cursor: Cursor, rows_returned: usize) -> Option<Cursor> {
-    let more = q.limit > 0 && rows_returned as i64 > q.limit;
-    more.then_some(Cursor {
-        snapshot_seq: cursor.snapshot_seq,
-        offset: cursor.offset + q.limit,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,11 +188,6 @@ mod tests {
                 }
             ]
         );
-        let (sql, _) = page_sql(&q, FIRST);
-        assert!(
-            sql.contains("ORDER BY (state = 'success') DESC, type ASC, created_at ASC, seq DESC"),
-            "{sql}"
-        );
     }
 
     #[test]
@@ -298,13 +216,8 @@ mod tests {
         );
     }
 
-    const FIRST: Cursor = Cursor {
-        snapshot_seq: 9,
-        offset: 0,
-    };
-
     #[test]
-    fn filters_become_numbered_parameters() {
+    fn filters_are_read() {
         let q = parse(&[
             ("status", "failed"),
             ("state", "retrying"),
@@ -312,77 +225,27 @@ mod tests {
             ("created_after", "2026-01-01T00:00:00Z"),
             ("created_before", "2026-01-02T00:00:00Z"),
             ("limit", "10"),
+            ("continuation_token", "12"),
         ])
         .unwrap();
-        assert_eq!(q.state, Some(State::Retrying));
-        assert_eq!(q.created_after_ms, Some(1_767_225_600_000));
-        assert_eq!(q.created_before_ms, Some(1_767_312_000_000));
-        let (sql, params) = page_sql(
-            &q,
-            Cursor {
-                snapshot_seq: 77,
-                offset: 20,
-            },
-        );
-        assert!(sql.contains("seq <= ?1 AND state <> 'success'"), "{sql}");
-        assert!(
-            sql.contains("state = ?2")
-                && sql.contains("type = ?3")
-                && sql.contains("created_at >= ?4")
-                && sql.contains("created_at <= ?5")
-                && sql.contains("LIMIT ?6")
-                && sql.contains("OFFSET ?7"),
-            "{sql}"
-        );
         assert_eq!(
-            params,
-            vec![
-                Param::Int(77),
-                Param::Text("retrying".into()),
-                Param::Text("api-key-expiration-soon".into()),
-                Param::Int(1_767_225_600_000),
-                Param::Int(1_767_312_000_000),
-                Param::Int(11),
-                Param::Int(20),
-            ]
-        );
-        assert!(
-            sql.ends_with("ORDER BY created_at DESC, seq DESC LIMIT ?6 OFFSET ?7"),
-            "{sql}"
-        );
-        let success = parse(&[("status", "success")]).unwrap();
-        assert!(
-            page_sql(&success, FIRST)
-                .0
-                .contains("AND state = 'success'")
-        );
-    }
-
-    #[test]
-    fn next_cursor_advances_within_the_snapshot_and_ends() {
-        let q = parse(&[("limit", "2")]).unwrap();
-        let first = Cursor {
-            snapshot_seq: 40,
-            offset: 0,
-        };
-        assert_eq!(next_cursor(&q, first, 2), None, "exactly a page: no more");
-        let second = next_cursor(&q, first, 3).unwrap();
-        assert_eq!(
-            second,
-            Cursor {
-                snapshot_seq: 40,
-                offset: 2
+            q,
+            DeliveryQuery {
+                status: Some("failed".into()),
+                state: Some(State::Retrying),
+                event_type: Some("api-key-expiration-soon".into()),
+                created_after_ms: Some(1_767_225_600_000),
+                created_before_ms: Some(1_767_312_000_000),
+                limit: 10,
+                token: Some(12),
+                sort: vec![],
             }
         );
         assert_eq!(
-            next_cursor(&q, second, 3),
-            Some(Cursor {
-                snapshot_seq: 40,
-                offset: 4
-            })
+            parse(&[("status", "success")]).unwrap().status.as_deref(),
+            Some("success")
         );
-        let zero = parse(&[("limit", "0")]).unwrap();
-        assert_eq!(next_cursor(&zero, first, 1), None, "limit=0 ends paging");
+        assert_eq!(parse(&[("limit", "0")]).unwrap().limit, 0);
     }
 
     #[test]
@@ -404,23 +267,5 @@ mod tests {
             panic!()
         };
         assert_eq!(errs[0].loc, vec!["query", "state"]);
-    }
-
-    #[test]
-    fn newest_first_breaks_ties_left_by_other_sort_keys() {
-        let q = parse(&[("sort_by", "+type")]).unwrap();
-        let (sql, _) = page_sql(&q, FIRST);
-        assert!(
-            sql.contains("ORDER BY type ASC, created_at DESC, seq DESC"),
-            "{sql}"
-        );
-    }
-
-    #[test]
-    fn an_empty_page_has_no_more() {
-        for limit in ["0", "1", "50"] {
-            let q = parse(&[("limit", limit)]).unwrap();
-            assert_eq!(next_cursor(&q, FIRST, 0), None, "limit {limit}");
-        }
     }
 }

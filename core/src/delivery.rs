@@ -61,15 +61,16 @@ impl State {
         }
     }
 
+    /// Every state, in the order of a delivery's life.
+    pub const ALL: [State; 4] = [
+        State::Pending,
+        State::Retrying,
+        State::Success,
+        State::Failed,
+    ];
+
     pub fn parse(s: &str) -> Option<State> {
-        [
-            State::Pending,
-            State::Retrying,
-            State::Success,
-            State::Failed,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
+        State::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
     /// The seed API's `status`: `success` once delivered, `failed` until then.
