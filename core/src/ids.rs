@@ -9,6 +9,23 @@ pub fn new_id(unix_seconds: i64, random: &[u8; 8]) -> String {
     hex(&bytes)
 }
 
+/// The id of an event's delivery to one destination: the event's creation
+/// second, then 8 bytes of a digest of the event's and the destination's ids.
+/// A publish retried with the same idempotency key makes the same ids without
+/// storing them, and two destinations of one event never share one.
+pub fn delivery_id(unix_seconds: i64, event_id: &str, destination_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"edgehook delivery\0")
+        .chain_update(event_id.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(destination_id.as_bytes())
+        .finalize();
+    let mut random = [0u8; 8];
+    random.copy_from_slice(&digest[..8]);
+    new_id(unix_seconds, &random)
+}
+
 /// True when `s` matches `^[a-f0-9]{24}$`.
 pub fn is_valid_id(s: &str) -> bool {
     s.len() == 24 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -46,6 +63,25 @@ mod tests {
         let b = new_id(1_700_000_001, &[0x00; 8]);
         assert!(is_valid_id(&a) && is_valid_id(&b));
         assert!(a < b);
+    }
+
+    #[test]
+    fn delivery_ids_derive_from_the_event_and_the_destination() {
+        let a = delivery_id(1_700_000_000, "e1", "d1");
+        assert!(is_valid_id(&a));
+        assert_eq!(a, delivery_id(1_700_000_000, "e1", "d1"));
+        assert_eq!(
+            &a[..8],
+            &new_id(1_700_000_000, &[0; 8])[..8],
+            "sorts by time"
+        );
+        assert_ne!(a, delivery_id(1_700_000_000, "e1", "d2"));
+        assert_ne!(a, delivery_id(1_700_000_000, "e2", "d1"));
+        assert_ne!(
+            delivery_id(1, "e1", "d1")[8..],
+            delivery_id(1, "e", "1d1")[8..]
+        );
+        assert_eq!(&a[8..], "d32d87379a381340");
     }
 
     #[test]

@@ -62,15 +62,25 @@ pub fn quota_exceeded(retry_after_seconds: u64) -> ApiError {
     }
 }
 
-/// What identifies a published body for idempotency: its SHA-256, hex.
-pub fn fingerprint(body: &[u8]) -> String {
-    crate::ids::hex(&Sha256::digest(body))
+/// Bytes kept of a SHA-256 to name an idempotency key or a body: 128 bits, so
+/// that two different keys (or bodies) of a day never share one.
+pub const DIGEST_BYTES: usize = 16;
+
+/// What the organization's object keeps to know an idempotency key again: a
+/// digest of it, whatever the key's length.
+pub fn key_digest(key: &str) -> Vec<u8> {
+    Sha256::digest(key.as_bytes())[..DIGEST_BYTES].to_vec()
+}
+
+/// What identifies a published body for idempotency: a digest of its bytes.
+pub fn fingerprint(body: &[u8]) -> Vec<u8> {
+    Sha256::digest(body)[..DIGEST_BYTES].to_vec()
 }
 
 /// A repeat of an idempotency key is answered like the first publish only if
 /// it carries the same body; another body is a client error.
-pub fn check_repeat(key: &str, first: &str, repeat: &str) -> Result<(), ApiError> {
-    if first == repeat {
+pub fn check_repeat(key: &str, same_body: bool) -> Result<(), ApiError> {
+    if same_body {
         Ok(())
     } else {
         Err(ApiError::Conflict(format!(
@@ -80,19 +90,36 @@ pub fn check_repeat(key: &str, first: &str, repeat: &str) -> Result<(), ApiError
     }
 }
 
-/// One destination in an organization's routing table: an active destination
-/// and the event types it accepts.
+/// Everything an organization's object keeps per idempotency key, whatever
+/// the event's fan-out: the key's and the body's digests, the event's id and
+/// time (each delivery id derives from them, [`crate::ids::delivery_id`]),
+/// and whether the publish answered. A repeat of a finished publish answers
+/// again from the destinations that hold its deliveries.
+pub const KEY_SCHEMA: &str = "\
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  key          BLOB PRIMARY KEY,
+  fingerprint  BLOB NOT NULL,
+  event        BLOB NOT NULL,
+  created_at   INTEGER NOT NULL,
+  answered     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys(created_at);
+DROP TABLE IF EXISTS idempotency;";
+
+/// One destination in an organization's routing table: a destination that
+/// is not deleted, the event types it accepts, and whether it is active.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     pub destination_id: String,
     pub accepted_types: Vec<String>,
+    pub is_active: bool,
 }
 
 /// The destinations that take an event of `event_type`, in table order.
 pub fn targets<'a>(routes: &'a [Route], event_type: &str) -> Vec<&'a str> {
     routes
         .iter()
-        .filter(|r| r.accepted_types.iter().any(|t| t == event_type))
+        .filter(|r| r.is_active && r.accepted_types.iter().any(|t| t == event_type))
         .map(|r| r.destination_id.as_str())
         .collect()
 }
@@ -156,11 +183,11 @@ mod tests {
     #[test]
     fn idempotency_compares_bodies() {
         let a = fingerprint(br#"{"type":"x"}"#);
-        assert_eq!(a.len(), 64);
+        assert_eq!(a.len(), 16);
         assert_eq!(a, fingerprint(br#"{"type":"x"}"#));
         assert_ne!(a, fingerprint(br#"{"type": "x"}"#), "byte for byte");
-        assert!(check_repeat("k", &a, &a).is_ok());
-        let e = check_repeat("k1", &a, &fingerprint(b"{}")).unwrap_err();
+        assert!(check_repeat("k", true).is_ok());
+        let e = check_repeat("k1", false).unwrap_err();
         let h = e.to_http();
         assert_eq!(h.status, 409);
         assert!(h.body["detail"].as_str().unwrap().contains("another body"));
@@ -172,15 +199,29 @@ mod tests {
             Route {
                 destination_id: "a".into(),
                 accepted_types: vec!["t1".into(), "t2".into()],
+                is_active: true,
             },
             Route {
                 destination_id: "b".into(),
                 accepted_types: vec!["t2".into()],
+                is_active: true,
+            },
+            Route {
+                destination_id: "paused".into(),
+                accepted_types: vec!["t1".into(), "t2".into()],
+                is_active: false,
             },
         ];
         assert_eq!(targets(&routes, "t2"), vec!["a", "b"]);
         assert_eq!(targets(&routes, "t1"), vec!["a"]);
         assert!(targets(&routes, "t3").is_empty());
+        assert_eq!(key_digest("k").len(), DIGEST_BYTES);
+        assert_ne!(key_digest("k"), key_digest("k2"));
+        assert_eq!(
+            key_digest(&"k".repeat(10_000)).len(),
+            16,
+            "whatever the key's length"
+        );
         assert!(routing_is_fresh(1_000, 1_000 + ROUTING_TTL_MS - 1));
         assert!(!routing_is_fresh(1_000, 1_000 + ROUTING_TTL_MS));
         assert!(!routing_is_fresh(1_000, 999));
