@@ -49,7 +49,7 @@ pub fn excerpt(read: &[u8], more_followed: bool) -> Option<AnswerExcerpt> {
         return None;
     }
     let kept = &read[..read.len().min(ANSWER_KEPT_BYTES)];
-    let text = match std::str::from_utf8(kept) {
+    let mut text = match std::str::from_utf8(kept) {
         Ok(t) => t.to_string(),
         // Only a character cut by the limit is wrong: it is dropped whole.
         Err(e) if e.error_len().is_none() => {
@@ -57,9 +57,20 @@ pub fn excerpt(read: &[u8], more_followed: bool) -> Option<AnswerExcerpt> {
         }
         Err(_) => String::from_utf8_lossy(kept).into_owned(),
     };
+    // Each invalid byte became a 3-byte replacement character: what is kept
+    // is cut again to the limit, on a character boundary.
+    let mut truncated = more_followed || read.len() > ANSWER_KEPT_BYTES;
+    if text.len() > ANSWER_KEPT_BYTES {
+        let mut end = ANSWER_KEPT_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        truncated = true;
+    }
     Some(AnswerExcerpt {
         body: text,
-        truncated: more_followed || read.len() > ANSWER_KEPT_BYTES,
+        truncated,
     })
 }
 
@@ -311,5 +322,16 @@ mod tests {
         assert!(e.truncated);
         let e = excerpt(&[0xff, b'x'], false).unwrap();
         assert_eq!(e.body, "\u{fffd}x");
+        assert!(!e.truncated);
+        // Binary answers (a compressed body kept as it came) stay within 4 KB as text.
+        let binary: Vec<u8> = (0..ANSWER_KEPT_BYTES).map(|i| (i % 256) as u8).collect();
+        let e = excerpt(&binary, false).unwrap();
+        assert!(e.body.len() <= ANSWER_KEPT_BYTES, "{}", e.body.len());
+        assert!(e.body.len() > ANSWER_KEPT_BYTES - 3);
+        assert!(e.truncated);
+        let e = excerpt(&[0xff; 1366], false).unwrap();
+        assert_eq!((e.body.len(), e.truncated), (4095, true));
+        let e = excerpt(&[0xff; 1365], false).unwrap();
+        assert_eq!((e.body.len(), e.truncated), (4095, false));
     }
 }

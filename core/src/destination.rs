@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, FieldError};
 use crate::event_types::{WEBHOOK_TYPES, is_webhook_type};
+use crate::pipeline::MAX_PER_SECOND_RANGE;
 use crate::url_safety::check_destination_url;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -22,6 +23,8 @@ pub struct NewDestination {
     pub name: Option<String>,
     pub is_active: bool,
     pub timeout_seconds: i64,
+    /// Webhooks a second this destination may receive at most; `None`: no limit.
+    pub max_per_second: Option<i64>,
 }
 
 /// A validated `POST /webhook_destination/{id}` body: `None` leaves a field as it is.
@@ -30,9 +33,32 @@ pub struct DestinationChanges {
     pub accepted_types: Option<Vec<String>>,
     pub retry_attempts: Option<i64>,
     /// `Some(None)` clears the name.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub name: Option<Option<String>>,
     pub is_active: Option<bool>,
     pub timeout_seconds: Option<i64>,
+    /// `Some(None)` lifts the throttle.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub max_per_second: Option<Option<i64>>,
+}
+
+/// Reads a field that is present (`null` included) as `Some`: with
+/// `default` for an absent one, a change that clears a field (`Some(None)`)
+/// survives the trip to the destination's object.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 impl DestinationChanges {
@@ -42,7 +68,8 @@ impl DestinationChanges {
 }
 
 /// A destination as every read returns it: the seed's `WebhookDestination`
-/// fields plus the extensions `name`, `is_active`, `timeout_seconds`, `created_at`.
+/// fields plus the extensions `name`, `is_active`, `timeout_seconds`,
+/// `max_per_second`, `created_at`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DestinationView {
     pub id: String,
@@ -53,6 +80,7 @@ pub struct DestinationView {
     pub name: Option<String>,
     pub is_active: bool,
     pub timeout_seconds: i64,
+    pub max_per_second: Option<i64>,
     pub created_at: String,
 }
 
@@ -153,6 +181,15 @@ impl Checker {
         }
     }
 
+    /// `max_per_second`: 1–1000, or `null` for no throttle. `None` when absent.
+    fn max_per_second(&mut self, obj: &Map<String, Value>) -> Option<Option<i64>> {
+        let (min, max) = MAX_PER_SECOND_RANGE;
+        match obj.get("max_per_second")? {
+            Value::Null => Some(None),
+            _ => self.int_in(obj, "max_per_second", min, max).map(Some),
+        }
+    }
+
     fn bool(&mut self, obj: &Map<String, Value>, field: &str) -> Option<bool> {
         let v = obj.get(field)?;
         let b = v.as_bool();
@@ -204,6 +241,7 @@ pub fn parse_new_destination(
     let name = c.name(&obj);
     let is_active = c.bool(&obj, "is_active");
     let timeout_seconds = c.int_in(&obj, "timeout_seconds", 1, 30);
+    let max_per_second = c.max_per_second(&obj);
     let ok = c.errors.is_empty();
     c.finish(())?;
     debug_assert!(ok);
@@ -214,6 +252,7 @@ pub fn parse_new_destination(
         name: name.flatten(),
         is_active: is_active.unwrap_or(true),
         timeout_seconds: timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+        max_per_second: max_per_second.flatten(),
     })
 }
 
@@ -252,6 +291,7 @@ pub fn parse_destination_changes(body: &[u8]) -> Result<DestinationChanges, ApiE
         } else {
             None
         },
+        max_per_second: c.max_per_second(&obj),
     };
     c.finish(changes)
 }
@@ -374,6 +414,32 @@ mod tests {
     }
 
     #[test]
+    fn max_per_second_is_optional_from_1_to_1000_or_null() {
+        let with = |v: Value| {
+            create(json!({"url": "https://example.com", "accepted_types": [], "max_per_second": v}))
+        };
+        let none = create(json!({"url": "https://example.com", "accepted_types": []})).unwrap();
+        assert_eq!(none.max_per_second, None, "seed clients omit it");
+        assert_eq!(with(json!(null)).unwrap().max_per_second, None);
+        assert_eq!(with(json!(1)).unwrap().max_per_second, Some(1));
+        assert_eq!(with(json!(1000)).unwrap().max_per_second, Some(1000));
+        for bad in [json!(0), json!(1001), json!(2.5), json!("5"), json!(-1)] {
+            let e = with(bad.clone()).unwrap_err();
+            assert_eq!(locs(e), vec![vec!["body", "max_per_second"]], "{bad}");
+        }
+        let c = parse_destination_changes(br#"{"max_per_second": 7}"#).unwrap();
+        assert_eq!(c.max_per_second, Some(Some(7)));
+        let c = parse_destination_changes(br#"{"max_per_second": null}"#).unwrap();
+        assert_eq!(c.max_per_second, Some(None));
+        assert_eq!(
+            parse_destination_changes(b"{}").unwrap().max_per_second,
+            None
+        );
+        let e = parse_destination_changes(br#"{"max_per_second": 0}"#).unwrap_err();
+        assert_eq!(locs(e), vec![vec!["body", "max_per_second"]]);
+    }
+
+    #[test]
     fn names_are_kept_up_to_200_characters() {
         let with_name = |name: Value| {
             create(json!({"url": "https://example.com", "accepted_types": [], "name": name}))
@@ -397,12 +463,31 @@ mod tests {
     }
 
     #[test]
+    fn a_change_that_clears_a_field_survives_serialization() {
+        for body in [
+            &br#"{"name": null, "max_per_second": null}"#[..],
+            br#"{"name": "x", "max_per_second": 3}"#,
+            br#"{"retry_attempts": 2}"#,
+        ] {
+            let c = parse_destination_changes(body).unwrap();
+            let sent = serde_json::to_string(&c).unwrap();
+            let back: DestinationChanges = serde_json::from_str(&sent).unwrap();
+            assert_eq!(back, c, "{sent}");
+        }
+        let cleared = parse_destination_changes(br#"{"name": null}"#).unwrap();
+        assert_eq!(cleared.name, Some(None));
+        assert_eq!(cleared.max_per_second, None);
+    }
+
+    #[test]
     fn changes_are_empty_only_when_nothing_changes() {
         assert!(parse_destination_changes(b"{}").unwrap().is_empty());
         for body in [
             &br#"{"is_active": false}"#[..],
             br#"{"name": null}"#,
             br#"{"timeout_seconds": 30}"#,
+            br#"{"max_per_second": null}"#,
+            br#"{"max_per_second": 5}"#,
         ] {
             assert!(
                 !parse_destination_changes(body).unwrap().is_empty(),
