@@ -1,5 +1,6 @@
 //! Settings and secrets from the worker's environment.
 
+use crate::error::Context;
 use crate::http::internal;
 use edgehook_core::error::ApiError;
 use edgehook_core::health::check_secret;
@@ -52,7 +53,7 @@ pub fn jwt_key(env: &Env) -> Result<Vec<u8>, ApiError> {
 /// Fills a buffer from the platform's CSPRNG.
 pub fn random<const N: usize>() -> Result<[u8; N], ApiError> {
     let mut buf = [0u8; N];
-    getrandom::fill(&mut buf).map_err(internal)?;
+    getrandom::fill(&mut buf).ctx("getrandom: fill random bytes")?;
     Ok(buf)
 }
 

@@ -1,6 +1,7 @@
 //! Responses on the wire: JSON bodies, and [`ApiError`] turned into a response
 //! in one place. Internal errors are logged here and answered opaquely.
 
+use crate::error::Context;
 use edgehook_core::error::ApiError;
 use edgehook_core::request_body::CappedBody;
 use serde::Serialize;
@@ -32,13 +33,15 @@ pub fn error(e: &ApiError) -> Result<Response> {
 /// A JSON answer with a status.
 pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
     Ok(Response::from_json(body)
-        .map_err(internal)?
+        .ctx("response: encode JSON")?
         .with_status(status))
 }
 
 /// 204 No Content.
 pub fn no_content() -> Result<Response, ApiError> {
-    Ok(Response::empty().map_err(internal)?.with_status(204))
+    Ok(Response::empty()
+        .ctx("response: build a 204")?
+        .with_status(204))
 }
 
 /// Largest request body any endpoint reads.

@@ -11,12 +11,13 @@
 //!   publish makes: quota, idempotency keys, routing, fan-out.
 //! - [`destination`]: one Durable Object per destination; it holds the
 //!   destination's secrets, applies its changes one at a time, and owns its
-//!   delivery queue, retry alarms and delivery log.
+//!   delivery queue, delivery runs, retry alarms and delivery log.
 //! - [`objects`]: how the worker and the objects talk (typed commands and replies).
 //! - [`delivery`]: one signed attempt over HTTP, with its timeout.
 //! - [`rate_limiter`]: the Durable Object that counts requests per user and endpoint.
 //! - [`scheduled`]: the cron job (API-key expiry warnings).
 //! - [`http`], [`config`]: responses and errors on the wire; settings and secrets.
+//! - [`error`]: runtime and storage failures, named by the call that failed.
 //!
 //! Every rule that can be decided without the runtime lives in `edgehook_core`.
 
@@ -25,6 +26,7 @@ mod config;
 mod context;
 mod delivery;
 mod destination;
+mod error;
 mod http;
 mod objects;
 mod organization;

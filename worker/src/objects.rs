@@ -8,6 +8,7 @@
 //! runtime's own `stub.fetch(url, init)` and `response.text()`: no request
 //! object is built in Rust and no reply is read chunk by chunk through a stream.
 
+use crate::error::Context;
 use crate::http::internal;
 use edgehook_core::error::ApiError;
 use serde::Serialize;
@@ -34,10 +35,11 @@ extern "C" {
 
 /// The stub of the object named `name` in the namespace bound as `binding`.
 pub fn stub(env: &Env, binding: &str, name: &str) -> Result<ObjectStub, ApiError> {
-    env.durable_object(binding)
+    Ok(env
+        .durable_object(binding)
         .and_then(|ns| ns.get_by_name(name))
         .map(|s| s.into_rpc::<ObjectStub>())
-        .map_err(internal)
+        .ctx("object: get the stub")?)
 }
 
 /// Sends `command` to an object and returns what its handler returned.
@@ -45,7 +47,7 @@ pub async fn call<C: Serialize, T: DeserializeOwned>(
     stub: &ObjectStub,
     command: &C,
 ) -> Result<T, ApiError> {
-    let body = serde_json::to_string(command).map_err(internal)?;
+    let body = serde_json::to_string(command).ctx("object: encode a command")?;
     let init = RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from_str(&body));
@@ -75,7 +77,7 @@ fn js_error(e: JsValue) -> ApiError {
 
 /// Reads the command an object was sent.
 pub async fn command<C: DeserializeOwned>(req: &mut Request) -> Result<C, ApiError> {
-    let text = req.text().await.map_err(internal)?;
+    let text = req.text().await.ctx("object: read a command")?;
     serde_json::from_str(&text).map_err(|e| internal(format!("unreadable command: {e}")))
 }
 

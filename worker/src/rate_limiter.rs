@@ -5,6 +5,7 @@
 //! object still counts; once the window is idle, the object's alarm deletes its
 //! storage, so a key that stops calling leaves nothing behind.
 
+use crate::error::Context;
 use crate::http::internal;
 use edgehook_core::error::ApiError;
 use edgehook_core::rate_limit::Window;
@@ -54,11 +55,15 @@ impl DurableObject for RateLimiter {
             "/check" => false,
             _ => return Response::error("not found", 404),
         };
-        let limit: u32 = url
+        // A limit that does not read is an error, never "no limit" (0).
+        let Some(limit) = url
             .query_pairs()
             .find(|(k, _)| k == "limit")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
+            .and_then(|(_, v)| v.parse::<u32>().ok())
+        else {
+            worker::console_error!("rate limiter called without a readable limit: {url}");
+            return Response::error("a limit is required", 400);
+        };
         self.load().await?;
         let now = crate::config::now_ms();
         let (verdict, admitted) = {
@@ -133,20 +138,24 @@ async fn call(env: &Env, op: &str, key: &str, limit: u32) -> std::result::Result
     let stub = env
         .durable_object("RATE_LIMITER")
         .and_then(|ns| ns.get_by_name(key))
-        .map_err(internal)?;
+        .ctx("rate limiter: get the object's stub")?;
     let req = Request::new_with_init(
         &format!("https://rate-limiter/{op}?limit={limit}"),
         RequestInit::new().with_method(Method::Post),
     )
-    .map_err(internal)?;
-    let mut resp = stub.fetch_with_request(req).await.map_err(internal)?;
+    .ctx("rate limiter: build the call")?;
+    let mut resp = stub
+        .fetch_with_request(req)
+        .await
+        .ctx("rate limiter: call the object")?;
     match resp.status_code() {
         204 => Ok(()),
         429 => {
+            // An unreadable wait still refuses the call, for the whole window.
             let retry_after_seconds = resp
                 .text()
                 .await
-                .map_err(internal)?
+                .ctx("rate limiter: read the wait")?
                 .trim()
                 .parse()
                 .unwrap_or(60);

@@ -1,73 +1,70 @@
 //! The scheduled job (wrangler cron): API-key expiry warnings. It reads only
-//! the control plane; retention and retries belong to each destination's
-//! object, and a publish is never acknowledged before its deliveries are
-//! stored, so there is nothing to sweep.
+//! the control plane, through the store; retention and retries belong to each
+//! destination's object, and a publish is never acknowledged before its
+//! deliveries are stored, so there is nothing to sweep.
 
 use crate::config;
-use crate::http::internal;
 use crate::organization::client::OrganizationClient;
-use crate::store::{bind, db, n, s};
+use crate::store::api_keys::{self, Expiring};
 use edgehook_core::error::ApiError;
 use edgehook_core::time::rfc3339_ms;
-use serde::Deserialize;
 use serde_json::json;
 use worker::Env;
 
-/// Runs the job; a failure is logged and the next run tries again.
+/// Keys warned about per run; more wait for the next run.
+const KEYS_PER_RUN: i64 = 500;
+
+/// Runs the job. Each key is warned on its own: one that fails is logged and
+/// tried again on the next run, and never keeps the others from being warned.
 pub async fn run(env: &Env) {
-    if let Err(e) = warn_expiring_keys(env).await {
-        worker::console_error!("scheduled key expiry warnings failed: {e:?}");
+    let keys = match expiring_keys(env).await {
+        Ok(keys) => keys,
+        Err(e) => {
+            worker::console_error!("scheduled key expiry warnings: listing the keys failed: {e:?}");
+            return;
+        }
+    };
+    for key in keys {
+        if let Err(e) = warn(env, &key).await {
+            worker::console_error!(
+                "scheduled key expiry warning of key {} (organization {}) failed; the next run tries again: {e:?}",
+                key.id,
+                key.org_id
+            );
+        }
     }
 }
 
-/// Emits `api-key-expiration-soon` once per key expiring within the warning window.
-async fn warn_expiring_keys(env: &Env) -> Result<(), ApiError> {
-    #[derive(Deserialize)]
-    struct Key {
-        id: String,
-        org_id: String,
-        user_id: String,
-        expires_at: i64,
-    }
+async fn expiring_keys(env: &Env) -> Result<Vec<Expiring>, ApiError> {
     let settings = config::settings(env)?;
     let now = config::now_ms();
-    let db = db(env)?;
-    let keys: Vec<Key> = bind(
-        &db,
-        "SELECT id, org_id, user_id, expires_at FROM api_keys WHERE expiry_notified_at IS NULL AND expires_at IS NOT NULL AND expires_at > ?1 AND expires_at <= ?2 LIMIT 500",
-        &[n(now), n(now + settings.key_expiry_warning_seconds * 1000)],
-    )?
-    .all()
+    api_keys::expiring_unwarned(
+        env,
+        now,
+        now + settings.key_expiry_warning_seconds * 1000,
+        KEYS_PER_RUN,
+    )
     .await
-    .map_err(internal)?
-    .results()
-    .map_err(internal)?;
-    for k in keys {
-        let body = json!({
-            "type": "api-key-expiration-soon",
-            "org_id": k.org_id,
-            "api_key_id": k.id,
-            "user_id": k.user_id,
-            "expires_at": rfc3339_ms(k.expires_at),
-        });
-        // The idempotency key makes a warning published twice (a crash before
-        // the key is marked) still a single event.
-        let idempotency_key = format!("api-key-expiration-soon:{}", k.id);
-        OrganizationClient::new(env, &k.org_id)?
-            .publish(
-                "api-key-expiration-soon",
-                body.to_string(),
-                Some(&idempotency_key),
-            )
-            .await?;
-        bind(
-            &db,
-            "UPDATE api_keys SET expiry_notified_at = ?2 WHERE id = ?1",
-            &[s(&k.id), n(now)],
-        )?
-        .run()
-        .await
-        .map_err(internal)?;
-    }
-    Ok(())
+}
+
+/// Emits `api-key-expiration-soon` for one key and records it.
+async fn warn(env: &Env, k: &Expiring) -> Result<(), ApiError> {
+    let body = json!({
+        "type": "api-key-expiration-soon",
+        "org_id": k.org_id,
+        "api_key_id": k.id,
+        "user_id": k.user_id,
+        "expires_at": rfc3339_ms(k.expires_at),
+    });
+    // The idempotency key makes a warning published twice (a crash before
+    // the key is marked) still a single event.
+    let idempotency_key = format!("api-key-expiration-soon:{}", k.id);
+    OrganizationClient::new(env, &k.org_id)?
+        .publish(
+            "api-key-expiration-soon",
+            body.to_string(),
+            Some(&idempotency_key),
+        )
+        .await?;
+    api_keys::mark_warned(env, &k.id, config::now_ms()).await
 }

@@ -4,6 +4,7 @@
 
 use crate::context::Caller;
 use crate::destination::client::DestinationClient;
+use crate::error::Context;
 use crate::http::{self, internal};
 use crate::store;
 use edgehook_core::deliveries_query::parse_query;
@@ -25,7 +26,7 @@ pub async fn handle(
     let delivery_id = m.param("delivery_id");
     match m.spec.route {
         Route::ListDeliveries => {
-            let url = req.url().map_err(internal)?;
+            let url = req.url().ctx("request: read the URL")?;
             let pairs: Vec<(String, String)> = url
                 .query_pairs()
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))

@@ -6,6 +6,7 @@
 use crate::context::Caller;
 use crate::destination::DeliveryConfig;
 use crate::destination::client::DestinationClient;
+use crate::error::Context;
 use crate::http::{self, internal};
 use crate::organization::client::OrganizationClient;
 use crate::{config, store};
@@ -64,7 +65,7 @@ async fn existing(env: &Env, org: &str, id: &str) -> Result<DestinationClient, A
 
 /// `GET /`: all destinations, or those named by repeated `id` parameters.
 async fn list(req: &Request, env: &Env, org: &str) -> Result<Response, ApiError> {
-    let url = req.url().map_err(internal)?;
+    let url = req.url().ctx("request: read the URL")?;
     let ids: Vec<String> = url
         .query_pairs()
         .filter(|(k, _)| k == "id")
@@ -108,7 +109,7 @@ async fn create(env: &Env, caller: &Caller, body: &[u8]) -> Result<Response, Api
         .init(
             secret.clone(),
             now,
-            DeliveryConfig::of_new(&caller.org_id, &d),
+            DeliveryConfig::of_new(&id, &caller.org_id, &d),
         )
         .await;
     if let Err(e) = init {

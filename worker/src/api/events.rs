@@ -6,6 +6,7 @@
 use crate::context::Caller;
 use crate::destination::client::DestinationClient;
 use crate::destination::{Enqueued, NewDelivery};
+use crate::error::Context;
 use crate::http::{self, internal};
 use crate::organization::client::OrganizationClient;
 use crate::{config, store};
@@ -25,7 +26,7 @@ pub async fn handle(mut req: Request, env: &Env, caller: &Caller) -> Result<Resp
     }
     let body = http::body(&mut req, MAX_EVENT_BYTES).await?;
     let event_type = check_event(&body)?;
-    let body = String::from_utf8(body).map_err(internal)?;
+    let body = String::from_utf8(body).ctx("event: a checked body is not UTF-8")?;
     let published = OrganizationClient::new(env, &caller.org_id)?
         .publish(&event_type, body, key.as_deref())
         .await?;
@@ -67,7 +68,7 @@ pub async fn send_test(
         }
     };
     let example = example_body(&event_type, &caller.org_id)
-        .map_err(internal)?
+        .ctx("event catalog: build an example")?
         .ok_or_else(|| internal(format!("no example of {event_type} in the catalog")))?;
     let now = config::now_ms();
     let delivery_id = new_id(now / 1000, &config::random::<8>()?);
@@ -90,6 +91,7 @@ pub async fn send_test(
 
 /// `GET /v1/{organization}/event_type/`: the event-type catalog.
 pub fn catalog() -> Result<Response, ApiError> {
-    let event_types = edgehook_core::event_catalog::catalog().map_err(internal)?;
+    let event_types = edgehook_core::event_catalog::catalog()
+        .ctx("event catalog: read core/event_catalog.json")?;
     http::json(200, &json!({ "event_types": event_types }))
 }

@@ -3,7 +3,8 @@
 //! storage; it names each missing or invalid setting, never its value.
 
 use crate::config;
-use crate::http::{self, internal};
+use crate::error::Context;
+use crate::http;
 use edgehook_core::error::ApiError;
 use edgehook_core::health::problems;
 use serde_json::json;
@@ -28,6 +29,6 @@ pub fn handle(env: &Env) -> Result<Response, ApiError> {
     };
     resp.headers_mut()
         .set("cache-control", "no-store")
-        .map_err(internal)?;
+        .ctx("response: set cache-control")?;
     Ok(resp)
 }

@@ -8,6 +8,7 @@
 //! answers 429; so does the right key while a limit it falls under is spent.
 
 use crate::context::{check_maintenance, limit_for};
+use crate::error::Context;
 use crate::http::{self, internal};
 use crate::{config, rate_limiter, store};
 use edgehook_core::api_key::token_expiry_s;
@@ -77,7 +78,8 @@ pub async fn sign_in(req: Request, env: &Env, m: &Matched) -> Result<Response, A
     if limit > 0 {
         rate_limiter::admit(env, &user_limiter(org_id, &user_id), limit).await?;
     }
-    let permissions: Vec<String> = serde_json::from_str(&record.permissions).map_err(internal)?;
+    let permissions: Vec<String> =
+        serde_json::from_str(&record.permissions).ctx("D1: read a user's permissions")?;
     let expires_s = token_expiry_s(now, settings.token_ttl_seconds, record.expires_at);
     let (token, expires_s) = issue_token(
         &config::jwt_key(env)?,

@@ -3,7 +3,7 @@
 //! a key for a short while, so a token's check usually costs no query.
 
 use super::{bind, changed, db, n, s};
-use crate::http::internal;
+use crate::error::Context;
 use edgehook_core::api_key::KeyStatusCache;
 use edgehook_core::auth::Principal;
 use edgehook_core::error::ApiError;
@@ -41,7 +41,7 @@ pub async fn create(
     )?
     .run()
     .await
-    .map_err(internal)?;
+    .ctx("D1: insert an API key")?;
     Ok(())
 }
 
@@ -56,23 +56,73 @@ pub async fn get(env: &Env, id: &str) -> Result<Option<KeyRecord>, ApiError> {
     )?
     .first(None)
     .await
-    .map_err(internal)
+    .ctx("D1: read an API key")
+    .map_err(Into::into)
 }
 
 /// Revokes the key `id` of `user_id` in `org_id`; false when there is no such key.
 pub async fn delete(env: &Env, org_id: &str, user_id: &str, id: &str) -> Result<bool, ApiError> {
     let db = db(env)?;
-    let deleted = changed(bind(
-        &db,
-        "DELETE FROM api_keys WHERE id = ?1 AND org_id = ?2 AND user_id = ?3",
-        &[s(id), s(org_id), s(user_id)],
-    )?)
+    let deleted = changed(
+        bind(
+            &db,
+            "DELETE FROM api_keys WHERE id = ?1 AND org_id = ?2 AND user_id = ?3",
+            &[s(id), s(org_id), s(user_id)],
+        )?,
+        "D1: delete an API key",
+    )
     .await?;
     if deleted {
         // This isolate knows at once; the others within the cache's lifetime.
         KEY_STATUS.with_borrow_mut(|c| c.put(id, false, crate::config::now_ms()));
     }
     Ok(deleted)
+}
+
+/// A key that expires soon and whose owner was not warned yet.
+#[derive(Debug, Deserialize)]
+pub struct Expiring {
+    pub id: String,
+    pub org_id: String,
+    pub user_id: String,
+    pub expires_at: i64,
+}
+
+/// Up to `limit` keys expiring after `from_ms` and by `until_ms` whose
+/// warning was not sent yet.
+pub async fn expiring_unwarned(
+    env: &Env,
+    from_ms: i64,
+    until_ms: i64,
+    limit: i64,
+) -> Result<Vec<Expiring>, ApiError> {
+    let db = db(env)?;
+    bind(
+        &db,
+        "SELECT id, org_id, user_id, expires_at FROM api_keys WHERE expiry_notified_at IS NULL \
+         AND expires_at IS NOT NULL AND expires_at > ?1 AND expires_at <= ?2 LIMIT ?3",
+        &[n(from_ms), n(until_ms), n(limit)],
+    )?
+    .all()
+    .await
+    .ctx("D1: list the keys that expire soon")?
+    .results()
+    .ctx("D1: read the keys that expire soon")
+    .map_err(Into::into)
+}
+
+/// Records that key `id`'s expiry warning was sent.
+pub async fn mark_warned(env: &Env, id: &str, now_ms: i64) -> Result<(), ApiError> {
+    let db = db(env)?;
+    bind(
+        &db,
+        "UPDATE api_keys SET expiry_notified_at = ?2 WHERE id = ?1",
+        &[s(id), n(now_ms)],
+    )?
+    .run()
+    .await
+    .ctx("D1: record a key's expiry warning")?;
+    Ok(())
 }
 
 thread_local! {
@@ -101,7 +151,7 @@ pub async fn require_active(env: &Env, caller: &Principal, now_ms: i64) -> Resul
             )?
             .first(Some("found"))
             .await
-            .map_err(internal)?;
+            .ctx("D1: read whether an API key is active")?;
             let active = row.is_some();
             KEY_STATUS.with_borrow_mut(|c| c.put(&caller.key_id, active, now_ms));
             active

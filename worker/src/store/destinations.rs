@@ -2,6 +2,7 @@
 //! secrets, which live in the destination's Durable Object.
 
 use super::{bind, changes, db, n, opt_s, s};
+use crate::error::Context;
 use crate::http::internal;
 use edgehook_core::destination::{
     DestinationChanges, DestinationView, MAX_DESTINATIONS_PER_ORG, NewDestination,
@@ -22,27 +23,40 @@ struct Row {
     retry_attempts: i64,
     timeout_seconds: i64,
     is_active: i64,
+    max_per_second: Option<i64>,
     secret_generated_at: i64,
     created_at: i64,
 }
 
 impl Row {
-    fn view(self) -> DestinationView {
-        DestinationView {
+    /// The destination as reads return it; a corrupt `accepted_types` is an
+    /// error (logged, 500), never read as an empty list.
+    fn view(self) -> Result<DestinationView, ApiError> {
+        Ok(DestinationView {
+            accepted_types: accepted_types(&self.id, &self.accepted_types)?,
             id: self.id,
             url: self.url,
             secret_generated_at: rfc3339_ms(self.secret_generated_at),
             retry_attempts: self.retry_attempts,
-            accepted_types: serde_json::from_str(&self.accepted_types).unwrap_or_default(),
             name: self.name,
             is_active: self.is_active != 0,
             timeout_seconds: self.timeout_seconds,
+            max_per_second: self.max_per_second,
             created_at: rfc3339_ms(self.created_at),
-        }
+        })
     }
 }
 
-const COLUMNS: &str = "id, url, name, accepted_types, retry_attempts, timeout_seconds, is_active, secret_generated_at, created_at";
+/// A destination's stored `accepted_types` (a JSON array of strings).
+fn accepted_types(id: &str, stored: &str) -> Result<Vec<String>, ApiError> {
+    serde_json::from_str(stored).map_err(|e| {
+        internal(format!(
+            "destination {id} has unreadable accepted_types {stored:?}: {e}"
+        ))
+    })
+}
+
+const COLUMNS: &str = "id, url, name, accepted_types, retry_attempts, timeout_seconds, is_active, max_per_second, secret_generated_at, created_at";
 
 /// Inserts a destination unless the organization already has the maximum; the
 /// count and the insert are one statement, so concurrent creates cannot pass it.
@@ -54,11 +68,12 @@ pub async fn insert_within_limit(
     now_ms: i64,
 ) -> Result<(), ApiError> {
     let db = db(env)?;
-    let types = serde_json::to_string(&d.accepted_types).map_err(internal)?;
+    let types =
+        serde_json::to_string(&d.accepted_types).ctx("destination: encode accepted_types")?;
     let stmt = bind(
         &db,
-        "INSERT INTO webhook_destinations (id, org_id, url, name, accepted_types, retry_attempts, timeout_seconds, is_active, secret_generated_at, created_at, updated_at) \
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9 \
+        "INSERT INTO webhook_destinations (id, org_id, url, name, accepted_types, retry_attempts, timeout_seconds, is_active, secret_generated_at, created_at, updated_at, max_per_second) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?11 \
          WHERE (SELECT COUNT(*) FROM webhook_destinations WHERE org_id = ?2 AND deleted_at IS NULL) < ?10",
         &[
             s(id),
@@ -71,10 +86,11 @@ pub async fn insert_within_limit(
             n(d.is_active as i64),
             n(now_ms),
             n(MAX_DESTINATIONS_PER_ORG),
+            d.max_per_second.map(n).unwrap_or(JsValue::NULL),
         ],
     )?;
-    let result = stmt.run().await.map_err(internal)?;
-    if changes(&result) == 0 {
+    let result = stmt.run().await.ctx("D1: insert a destination")?;
+    if changes(&result)? == 0 {
         return Err(ApiError::BadRequest(format!(
             "the organization already has the maximum of {MAX_DESTINATIONS_PER_ORG} webhook destinations"
         )));
@@ -92,7 +108,7 @@ pub async fn remove(env: &Env, org_id: &str, id: &str) -> Result<(), ApiError> {
     )?
     .run()
     .await
-    .map_err(internal)?;
+    .ctx("D1: remove a destination whose create failed")?;
     Ok(())
 }
 
@@ -105,10 +121,10 @@ pub async fn list(env: &Env, org_id: &str) -> Result<Vec<DestinationView>, ApiEr
     let rows: Vec<Row> = bind(&db, &sql, &[s(org_id)])?
         .all()
         .await
-        .map_err(internal)?
+        .ctx("D1: list the destinations")?
         .results()
-        .map_err(internal)?;
-    Ok(rows.into_iter().map(Row::view).collect())
+        .ctx("D1: read the destinations")?;
+    rows.into_iter().map(Row::view).collect()
 }
 
 /// One destination of the organization, if it exists and is not deleted.
@@ -120,8 +136,8 @@ pub async fn get(env: &Env, org_id: &str, id: &str) -> Result<Option<Destination
     let row: Option<Row> = bind(&db, &sql, &[s(org_id), s(id)])?
         .first(None)
         .await
-        .map_err(internal)?;
-    Ok(row.map(Row::view))
+        .ctx("D1: read a destination")?;
+    row.map(Row::view).transpose()
 }
 
 /// One destination of the organization; 404 when it does not exist or is deleted.
@@ -131,31 +147,32 @@ pub async fn require(env: &Env, org_id: &str, id: &str) -> Result<DestinationVie
         .ok_or_else(|| ApiError::NotFound(format!("webhook destination {id} not found")))
 }
 
-/// The organization's routing table: its active destinations and the types
-/// each accepts, oldest first.
+/// The organization's routing table: its destinations (paused ones too),
+/// the types each accepts and whether it is active, oldest first.
 pub async fn routes(env: &Env, org_id: &str) -> Result<Vec<Route>, ApiError> {
     #[derive(Deserialize)]
     struct RouteRow {
         id: String,
         accepted_types: String,
+        is_active: i64,
     }
     let db = db(env)?;
     let rows: Vec<RouteRow> = bind(
         &db,
-        "SELECT id, accepted_types FROM webhook_destinations \
-         WHERE org_id = ?1 AND deleted_at IS NULL AND is_active = 1 ORDER BY created_at, id",
+        "SELECT id, accepted_types, is_active FROM webhook_destinations \
+         WHERE org_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id",
         &[s(org_id)],
     )?
     .all()
     .await
-    .map_err(internal)?
+    .ctx("D1: read the routing table")?
     .results()
-    .map_err(internal)?;
+    .ctx("D1: read the routing table's rows")?;
     rows.into_iter()
         .map(|r| {
             Ok(Route {
-                accepted_types: serde_json::from_str(&r.accepted_types)
-                    .map_err(|e| internal(format!("destination {} accepted_types: {e}", r.id)))?,
+                accepted_types: accepted_types(&r.id, &r.accepted_types)?,
+                is_active: r.is_active != 0,
                 destination_id: r.id,
             })
         })
@@ -172,7 +189,7 @@ pub async fn update(
 ) -> Result<bool, ApiError> {
     let db = db(env)?;
     let types = match &c.accepted_types {
-        Some(t) => s(&serde_json::to_string(t).map_err(internal)?),
+        Some(t) => s(&serde_json::to_string(t).ctx("destination: encode accepted_types")?),
         None => JsValue::NULL,
     };
     let opt_n = |v: Option<i64>| v.map(n).unwrap_or(JsValue::NULL);
@@ -184,6 +201,7 @@ pub async fn update(
            timeout_seconds = COALESCE(?5, timeout_seconds), \
            is_active = COALESCE(?6, is_active), \
            name = CASE WHEN ?7 = 1 THEN ?8 ELSE name END, \
+           max_per_second = CASE WHEN ?10 = 1 THEN ?11 ELSE max_per_second END, \
            updated_at = ?9 \
          WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
         &[
@@ -196,9 +214,11 @@ pub async fn update(
             n(c.name.is_some() as i64),
             opt_s(c.name.clone().flatten().as_deref()),
             n(now_ms),
+            n(c.max_per_second.is_some() as i64),
+            opt_n(c.max_per_second.flatten()),
         ],
     )?;
-    super::changed(stmt).await
+    super::changed(stmt, "D1: update a destination").await
 }
 
 /// Marks a destination deleted; false when it was unknown or already deleted.
@@ -214,7 +234,7 @@ pub async fn mark_deleted(
         "UPDATE webhook_destinations SET deleted_at = ?3, updated_at = ?3 WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
         &[s(org_id), s(id), n(now_ms)],
     )?;
-    super::changed(stmt).await
+    super::changed(stmt, "D1: mark a destination deleted").await
 }
 
 /// Records when the current secret was generated (after a rotation).
@@ -230,5 +250,5 @@ pub async fn set_secret_generated_at(
         "UPDATE webhook_destinations SET secret_generated_at = ?3, updated_at = ?3 WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
         &[s(org_id), s(id), n(at_ms)],
     )?;
-    super::changed(stmt).await
+    super::changed(stmt, "D1: record a rotation").await
 }

@@ -3,7 +3,7 @@
 //! path rarely waits on KV; a change reaches the isolate that made it at once
 //! and every other within KV's propagation delay (up to a minute) plus that.
 
-use crate::http::internal;
+use crate::error::Context;
 use edgehook_core::error::ApiError;
 use serde::{Deserialize, Serialize};
 use worker::Env;
@@ -30,19 +30,23 @@ pub async fn get(env: &Env) -> Result<Option<Maintenance>, ApiError> {
     if let Some((_, value)) = cached.filter(|(at, _)| now - at < CACHE_MS) {
         return Ok(value);
     }
-    let kv = env.kv("KV").map_err(internal)?;
-    let value = kv.get(KEY).json::<Maintenance>().await.map_err(internal)?;
+    let kv = env.kv("KV").ctx("KV: open the binding")?;
+    let value = kv
+        .get(KEY)
+        .json::<Maintenance>()
+        .await
+        .ctx("KV: read the maintenance switch")?;
     CACHED.set(Some((now, value.clone())));
     Ok(value)
 }
 
 pub async fn set(env: &Env, m: &Maintenance) -> Result<(), ApiError> {
-    let kv = env.kv("KV").map_err(internal)?;
+    let kv = env.kv("KV").ctx("KV: open the binding")?;
     kv.put(KEY, m)
-        .map_err(internal)?
+        .ctx("KV: write the maintenance switch")?
         .execute()
         .await
-        .map_err(internal)?;
+        .ctx("KV: write the maintenance switch")?;
     CACHED.set(Some((crate::config::now_ms(), Some(m.clone()))));
     Ok(())
 }

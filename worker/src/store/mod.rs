@@ -13,6 +13,7 @@ pub mod organizations;
 pub mod portal_sessions;
 pub mod users;
 
+use crate::error::Context;
 use crate::http::internal;
 use edgehook_core::error::ApiError;
 use wasm_bindgen::JsValue;
@@ -20,7 +21,7 @@ use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
 /// The D1 database binding.
 pub fn db(env: &Env) -> Result<D1Database, ApiError> {
-    env.d1("DB").map_err(internal)
+    Ok(env.d1("DB").ctx("D1: open the DB binding")?)
 }
 
 /// Binds positional parameters to a statement.
@@ -29,7 +30,10 @@ pub fn bind(
     sql: &str,
     params: &[JsValue],
 ) -> Result<D1PreparedStatement, ApiError> {
-    db.prepare(sql).bind(params).map_err(internal)
+    Ok(db
+        .prepare(sql)
+        .bind(params)
+        .ctx("D1: bind a statement's parameters")?)
 }
 
 /// A string parameter.
@@ -47,14 +51,18 @@ pub fn opt_s(v: Option<&str>) -> JsValue {
     v.map(JsValue::from_str).unwrap_or(JsValue::NULL)
 }
 
-/// Rows changed by a write.
-pub fn changes(r: &D1Result) -> usize {
-    r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)
+/// Rows changed by a write. A result without its count is an error: read as
+/// 0 it would answer "not found" or "limit reached" for a write that happened.
+pub fn changes(r: &D1Result) -> Result<usize, ApiError> {
+    r.meta()
+        .ctx("D1: read a write's metadata")?
+        .and_then(|m| m.changes)
+        .ok_or_else(|| internal("D1: a write's result has no count of changed rows"))
 }
 
 /// Runs a write; true when it changed at least one row.
-pub async fn changed(stmt: D1PreparedStatement) -> Result<bool, ApiError> {
-    Ok(changes(&stmt.run().await.map_err(internal)?) > 0)
+pub async fn changed(stmt: D1PreparedStatement, what: &str) -> Result<bool, ApiError> {
+    Ok(changes(&stmt.run().await.ctx(what)?)? > 0)
 }
 
 /// True when a D1 error is a primary-key or unique conflict.

@@ -1,6 +1,7 @@
 //! The `organizations` table.
 
 use super::{bind, db, is_conflict, n, s};
+use crate::error::Context;
 use crate::http::internal;
 use edgehook_core::error::ApiError;
 use worker::Env;
@@ -33,6 +34,6 @@ pub async fn exists(env: &Env, id: &str) -> Result<bool, ApiError> {
     )?
     .first(Some("found"))
     .await
-    .map_err(internal)?;
+    .ctx("D1: insert an organization")?;
     Ok(row.is_some())
 }

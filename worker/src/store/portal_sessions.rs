@@ -41,12 +41,15 @@ pub async fn create(
 /// Revokes a live session of the organization; false when there is none.
 pub async fn revoke(env: &Env, org_id: &str, id: &str, now_ms: i64) -> Result<bool, ApiError> {
     let db = db(env)?;
-    changed(bind(
-        &db,
-        "UPDATE portal_sessions SET revoked_at = ?3 WHERE id = ?1 AND org_id = ?2 \
+    changed(
+        bind(
+            &db,
+            "UPDATE portal_sessions SET revoked_at = ?3 WHERE id = ?1 AND org_id = ?2 \
          AND revoked_at IS NULL AND expires_at > ?3",
-        &[s(id), s(org_id), n(now_ms)],
-    )?)
+            &[s(id), s(org_id), n(now_ms)],
+        )?,
+        "D1: revoke a portal session",
+    )
     .await
 }
 

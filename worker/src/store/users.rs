@@ -1,6 +1,7 @@
 //! The `users` table: each user's permissions, as a JSON array.
 
 use super::{bind, db, is_conflict, n, s};
+use crate::error::Context;
 use crate::http::internal;
 use edgehook_core::error::ApiError;
 use worker::Env;
@@ -14,7 +15,7 @@ pub async fn create(
     now_ms: i64,
 ) -> Result<(), ApiError> {
     let db = db(env)?;
-    let perms = serde_json::to_string(permissions).map_err(internal)?;
+    let perms = serde_json::to_string(permissions).ctx("user: encode permissions")?;
     let stmt = bind(
         &db,
         "INSERT INTO users (org_id, id, permissions, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -38,6 +39,6 @@ pub async fn exists(env: &Env, org_id: &str, user_id: &str) -> Result<bool, ApiE
     )?
     .first(Some("found"))
     .await
-    .map_err(internal)?;
+    .ctx("D1: read whether a user exists")?;
     Ok(row.is_some())
 }
