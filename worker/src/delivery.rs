@@ -1,19 +1,26 @@
 //! One delivery attempt over HTTP: the signed request, the timeout, and what
 //! came back, as an [`Outcome`] for the state machine in `edgehook_core::delivery`.
-//! At most the first 8 KB of the receiver's answer is read; the rest is cancelled.
+//!
+//! At most the first 8 KB of the receiver's answer is read and the rest is
+//! cancelled: the answer is always read as a stream with that cap, whatever
+//! its `Content-Length` or `Transfer-Encoding` say. It is never decoded: the
+//! request asks for an uncompressed answer (`accept-encoding: identity`) and
+//! tells the runtime to hand over the bytes as they came
+//! (`encodeResponseBody: "manual"`), since a runtime that decodes `gzip` or
+//! `br` itself holds a decoder's window and output for every attempt, and a
+//! few compressed bytes can stand for gigabytes. An answer compressed anyway
+//! is kept as the bytes it arrived as.
 
 use crate::http::read_chunks;
 use edgehook_core::delivery::{NoAnswer, Outcome, parse_retry_after};
 use edgehook_core::delivery_run::{ANSWER_READ_LIMIT_BYTES, AnswerExcerpt, excerpt};
-use edgehook_core::request_body::declared_length;
 use futures_util::future::{Either, select};
 use std::time::Duration;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::js_sys::Uint8Array;
+use worker::js_sys::Reflect;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{
-    Headers, Request as JsRequest, RequestInit, RequestRedirect, Response as JsResponse,
-    WorkerGlobalScope,
+    Headers, RequestInit, RequestRedirect, Response as JsResponse, WorkerGlobalScope,
 };
 use worker::{AbortSignal, Delay};
 
@@ -35,29 +42,44 @@ pub struct Attempted {
     pub ended: bool,
 }
 
+impl Attempted {
+    /// An attempt whose request could not even be made (signing or building
+    /// it failed; the caller logs why).
+    pub fn not_sent() -> Attempted {
+        Attempted {
+            outcome: Outcome::NoAnswer {
+                failure: NoAnswer::Other,
+            },
+            answer: None,
+            duration_ms: 0,
+            ended: true,
+        }
+    }
+}
+
 /// Sends `body` to `url` with the signature headers; redirects are not followed
 /// and the whole exchange must finish within `timeout_seconds`. The caller
 /// owns the attempt's `AbortController` (so that deleting the destination can
 /// end it early) and aborts it once an attempt returns that has not `ended`:
 /// whatever is left of the exchange, an unread answer or a pending
 /// connection, ends there.
+/// `what` names the attempt in the log (destination and delivery ids) if the
+/// request cannot even be built.
 pub async fn attempt<'a>(
     url: &str,
     timeout_seconds: i64,
     signature_headers: impl Iterator<Item = (&'static str, &'a str)>,
     body: &str,
     signal: AbortSignal,
+    what: &str,
 ) -> Attempted {
     let started = crate::config::now_ms();
-    let (outcome, answer, ended) = match build(url, signature_headers, body, &signal) {
-        Ok(req) => send(req, timeout_seconds, started, &signal).await,
-        Err(_) => (
-            Outcome::NoAnswer {
-                failure: NoAnswer::Other,
-            },
-            None,
-            true,
-        ),
+    let (outcome, answer, ended) = match build(signature_headers, body, &signal) {
+        Ok(init) => send(url, &init, timeout_seconds, started, &signal).await,
+        Err(e) => {
+            worker::console_error!("{what}: the request could not be built: {e:?}");
+            return Attempted::not_sent();
+        }
     };
     Attempted {
         outcome,
@@ -67,15 +89,18 @@ pub async fn attempt<'a>(
     }
 }
 
+/// The request's init. The answer's body is asked for as it came
+/// (`encodeResponseBody: "manual"`, a field of Workers' own `RequestInit`,
+/// honoured only when given to `fetch` itself).
 fn build<'a>(
-    url: &str,
     signature_headers: impl Iterator<Item = (&'static str, &'a str)>,
     body: &str,
     signal: &AbortSignal,
-) -> Result<JsRequest, JsValue> {
+) -> Result<RequestInit, JsValue> {
     let headers = Headers::new()?;
     headers.set("content-type", "application/json")?;
     headers.set("user-agent", USER_AGENT)?;
+    headers.set("accept-encoding", "identity")?;
     for (name, value) in signature_headers {
         headers.set(name, value)?;
     }
@@ -85,24 +110,28 @@ fn build<'a>(
     init.set_redirect(RequestRedirect::Manual);
     init.set_body(&JsValue::from_str(body));
     init.set_signal(Some(signal));
-    JsRequest::new_with_str_and_init(url, &init)
+    Reflect::set(
+        &init,
+        &JsValue::from_str("encodeResponseBody"),
+        &JsValue::from_str("manual"),
+    )?;
+    Ok(init)
 }
 
 async fn send(
-    req: JsRequest,
+    url: &str,
+    init: &RequestInit,
     timeout_seconds: i64,
     started_ms: i64,
     signal: &AbortSignal,
 ) -> (Outcome, Option<AnswerExcerpt>, bool) {
     let exchange = async {
         let global: WorkerGlobalScope = worker::js_sys::global().unchecked_into();
-        let resp: JsResponse = JsFuture::from(global.fetch_with_request(&req))
+        let resp: JsResponse = JsFuture::from(global.fetch_with_str_and_init(url, init))
             .await?
             .unchecked_into();
-        let header = |name| resp.headers().get(name).ok().flatten();
-        let retry_after = header("retry-after");
-        let (read, more) =
-            read_answer(&resp, header("content-length"), header("transfer-encoding")).await?;
+        let retry_after = resp.headers().get("retry-after").ok().flatten();
+        let (read, more) = read_answer(&resp).await?;
         Ok::<_, JsValue>((resp.status(), retry_after, read, more))
     };
     let timeout = Delay::from(Duration::from_millis(
@@ -140,30 +169,14 @@ async fn send(
     }
 }
 
-/// The start of the receiver's answer, at most `ANSWER_READ_LIMIT_BYTES`, and
-/// whether there was more. An answer whose length HTTP framing fixes within
-/// the limit is read in one piece; any other is read chunk by chunk up to the
-/// limit and the rest is never buffered.
-async fn read_answer(
-    resp: &JsResponse,
-    content_length: Option<String>,
-    transfer_encoding: Option<String>,
-) -> Result<(Vec<u8>, bool), JsValue> {
+/// The start of the receiver's answer as decoded, at most
+/// `ANSWER_READ_LIMIT_BYTES`, and whether there was more. It is read chunk by
+/// chunk up to the limit whatever its headers say; the rest is never
+/// buffered (nor, once the attempt is aborted, decoded).
+async fn read_answer(resp: &JsResponse) -> Result<(Vec<u8>, bool), JsValue> {
     let Some(stream) = resp.body() else {
         return Ok((Vec::new(), false));
     };
-    let framed = declared_length(content_length.as_deref()).filter(|_| transfer_encoding.is_none());
-    match framed {
-        Some(0) => return Ok((Vec::new(), false)),
-        Some(n) if n <= ANSWER_READ_LIMIT_BYTES => {
-            let whole = JsFuture::from(resp.array_buffer()?).await?;
-            let mut read = Uint8Array::new(&whole).to_vec();
-            let more = read.len() > ANSWER_READ_LIMIT_BYTES;
-            read.truncate(ANSWER_READ_LIMIT_BYTES);
-            return Ok((read, more));
-        }
-        _ => {}
-    }
     let mut read = Vec::new();
     let mut more = false;
     read_chunks(

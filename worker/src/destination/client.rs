@@ -95,6 +95,17 @@ impl DestinationClient {
         .await
     }
 
+    /// Whether the destination's log holds this delivery.
+    pub async fn holds(&self, delivery_id: &str) -> Result<bool, ApiError> {
+        call(
+            &self.stub,
+            &Command::Holds {
+                delivery_id: delivery_id.into(),
+            },
+        )
+        .await
+    }
+
     pub async fn retry(&self, delivery_id: &str) -> Result<DeliveryView, ApiError> {
         call(
             &self.stub,

@@ -1,58 +1,30 @@
-//! A destination's delivery log and queue, in its object's own SQLite.
+//! A destination's delivery log and queue, in its object's own SQLite (its
+//! tables are `edgehook_core::log_schema`).
 //!
 //! One row per delivery holds its body, type, state and attempt count; a
 //! delivery is queued while `due_at` is set (the time of its next attempt, or
 //! the lease of an attempt in flight). One row per attempt holds its time,
 //! status code, duration, error and the start of the receiver's answer.
-//! Cursors keep the position of each page a client was given. Writes made
-//! without an `await` between them commit together, so a run's records and
-//! the queue never disagree.
+//! Cursors keep the position of each page a client was given; the pages
+//! themselves are read as `edgehook_core::deliveries_page` decides. Writes
+//! made without an `await` between them commit together, so a run's records
+//! and the queue never disagree.
 
 use super::{NewDelivery, Page};
+use crate::error::Context;
 use crate::http::internal;
-use edgehook_core::deliveries_query::{Cursor, DeliveryQuery, Param, next_cursor, page_sql};
+use edgehook_core::deliveries_page::{
+    Cursor, LogReader, LogRow, Param, Position, query_key, read_page, snapshot,
+};
+use edgehook_core::deliveries_query::DeliveryQuery;
 use edgehook_core::delivery::{AttemptView, DeliveryView, State};
 use edgehook_core::delivery_run::{Due, Settled};
 use edgehook_core::error::ApiError;
+use edgehook_core::log_schema::SCHEMA;
 use edgehook_core::time::rfc3339_ms;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use worker::{SqlStorage, SqlStorageValue};
-
-const SCHEMA: &str = "\
-CREATE TABLE IF NOT EXISTS deliveries (
-  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
-  id            TEXT NOT NULL UNIQUE,
-  type          TEXT NOT NULL,
-  body          TEXT NOT NULL,
-  state         TEXT NOT NULL,
-  attempt_count INTEGER NOT NULL DEFAULT 0,
-  round_start   INTEGER NOT NULL DEFAULT 0,
-  due_at        INTEGER,
-  next_retry_at INTEGER,
-  dual_signed   INTEGER NOT NULL DEFAULT 0,
-  created_at    INTEGER NOT NULL,
-  updated_at    INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(due_at) WHERE due_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries(created_at);
-CREATE TABLE IF NOT EXISTS attempts (
-  delivery_seq  INTEGER NOT NULL,
-  attempt_no    INTEGER NOT NULL,
-  attempted_at  INTEGER NOT NULL,
-  status_code   INTEGER NOT NULL,
-  duration_ms   INTEGER NOT NULL,
-  error         TEXT,
-  answer        TEXT,
-  answer_truncated INTEGER,
-  PRIMARY KEY (delivery_seq, attempt_no)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS cursors (
-  id            INTEGER PRIMARY KEY AUTOINCREMENT,
-  snapshot_seq  INTEGER NOT NULL,
-  position      INTEGER NOT NULL,
-  created_at    INTEGER NOT NULL
-);";
 
 /// How long a page's continuation token stays valid.
 pub const CURSOR_LIFETIME_MS: i64 = 24 * 3600 * 1000;
@@ -75,19 +47,6 @@ impl DueRow {
             round_start: self.round_start as u32,
         }
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct Row {
-    seq: i64,
-    id: String,
-    #[serde(rename = "type")]
-    event_type: String,
-    state: String,
-    next_retry_at: Option<i64>,
-    dual_signed: i64,
-    created_at: i64,
-    body: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +78,15 @@ impl Log {
         Ok(log)
     }
 
+    /// Whether the log holds a delivery with this id.
+    pub fn holds(&self, id: &str) -> Result<bool, ApiError> {
+        let rows: Vec<Value> = self.select(
+            "SELECT seq AS v FROM deliveries WHERE id = ?",
+            vec![id.into()],
+        )?;
+        Ok(!rows.is_empty())
+    }
+
     /// Stores a new delivery, queued for now. A delivery id already in the
     /// log is left as it is (a publish retried after a lost answer).
     pub fn insert(&self, d: &NewDelivery, now_ms: i64) -> Result<(), ApiError> {
@@ -145,7 +113,7 @@ impl Log {
         limit: i64,
         until_ms: i64,
     ) -> Result<Vec<DueRow>, ApiError> {
-        self.rows(
+        self.select(
             "UPDATE deliveries SET due_at = ? WHERE seq IN \
              (SELECT seq FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?) \
              RETURNING seq, id, body, attempt_count, round_start, created_at",
@@ -208,7 +176,7 @@ impl Log {
     /// still queued (a paused destination's) is kept until it is finished.
     /// Returns how many deliveries went.
     pub fn purge(&self, cutoff_ms: i64, now_ms: i64, limit: i64) -> Result<usize, ApiError> {
-        let old: Vec<Value> = self.rows(
+        let old: Vec<Value> = self.select(
             "SELECT seq AS v FROM deliveries WHERE created_at < ? AND due_at IS NULL \
              ORDER BY created_at LIMIT ?",
             vec![cutoff_ms.into(), limit.into()],
@@ -225,7 +193,7 @@ impl Log {
             )?;
         }
         self.exec(
-            "DELETE FROM cursors WHERE created_at < ?",
+            "DELETE FROM page_cursors WHERE created_at < ?",
             vec![(now_ms - CURSOR_LIFETIME_MS).into()],
         )?;
         Ok(old.len())
@@ -234,75 +202,63 @@ impl Log {
     /// A page of the log. The first page fixes the snapshot; each page with
     /// more after it stores a cursor whose number is the continuation token.
     pub fn page(&self, q: &DeliveryQuery, now_ms: i64) -> Result<Page, ApiError> {
-        let cursor = match q.token {
-            None => Cursor {
-                snapshot_seq: self
-                    .value("SELECT MAX(seq) AS v FROM deliveries")?
-                    .unwrap_or(0),
-                offset: 0,
-            },
+        let read = match q.token {
+            None => read_page(self, q, snapshot(self)?, None)?,
             Some(token) => {
                 #[derive(Deserialize)]
                 struct Stored {
                     snapshot_seq: i64,
-                    position: i64,
+                    query: String,
+                    after: String,
                 }
-                let stored: Vec<Stored> = self.rows(
-                    "SELECT snapshot_seq, position FROM cursors WHERE id = ? AND created_at >= ?",
+                let stored: Vec<Stored> = self.select(
+                    "SELECT snapshot_seq, query, after FROM page_cursors WHERE id = ? AND created_at >= ?",
                     vec![token.into(), (now_ms - CURSOR_LIFETIME_MS).into()],
                 )?;
-                let Some(c) = stored.first() else {
+                let Some(c) = stored.into_iter().find(|c| c.query == query_key(q)) else {
                     return Err(ApiError::invalid(
                         &["query", "continuation_token"],
-                        "Input should be a token returned by a previous page in the last 24 h",
+                        "Input should be a token returned in the last 24 h by a previous page of \
+                         the same query (same filters and sort_by)",
                         "value_error",
                     ));
                 };
-                Cursor {
-                    snapshot_seq: c.snapshot_seq,
-                    offset: c.position,
-                }
+                let after: Position = serde_json::from_str(&c.after)
+                    .map_err(|e| internal(format!("cursor {token} is unreadable: {e}")))?;
+                read_page(self, q, c.snapshot_seq, Some(&after))?
             }
         };
-        let (sql, params) = page_sql(q, cursor);
-        let bindings = params
-            .into_iter()
-            .map(|p| match p {
-                Param::Text(t) => SqlStorageValue::from(t),
-                Param::Int(i) => SqlStorageValue::from(i),
-            })
-            .collect();
-        let mut rows: Vec<Row> = self.rows(&sql, bindings)?;
-        let next = next_cursor(q, cursor, rows.len());
-        rows.truncate(q.limit.max(0) as usize);
-        let continuation_token = match next {
-            Some(c) => {
-                #[derive(Deserialize)]
-                struct Id {
-                    id: i64,
-                }
-                let ids: Vec<Id> = self.rows(
-                    "INSERT INTO cursors (snapshot_seq, position, created_at) VALUES (?, ?, ?) RETURNING id",
-                    vec![c.snapshot_seq.into(), c.offset.into(), now_ms.into()],
-                )?;
-                Some(
-                    ids.first()
-                        .map(|i| i.id)
-                        .ok_or_else(|| internal("cursor not stored"))?,
-                )
-            }
+        let continuation_token = match read.next {
+            Some(next) => Some(self.store_cursor(&next, now_ms)?),
             None => None,
         };
         Ok(Page {
-            webhook_deliveries: self.views(rows, false)?,
+            webhook_deliveries: self.views(read.rows, false)?,
             has_more: continuation_token.is_some(),
             continuation_token,
         })
     }
 
+    /// Keeps a next page's position; its number is the continuation token.
+    fn store_cursor(&self, c: &Cursor, now_ms: i64) -> Result<i64, ApiError> {
+        let after = serde_json::to_string(&c.after).ctx("cursor: encode the position")?;
+        let ids: Vec<Value> = self.select(
+            "INSERT INTO page_cursors (snapshot_seq, query, after, created_at) VALUES (?, ?, ?, ?) RETURNING id AS v",
+            vec![
+                c.snapshot_seq.into(),
+                c.query.as_str().into(),
+                after.into(),
+                now_ms.into(),
+            ],
+        )?;
+        ids.first()
+            .and_then(|i| i.v)
+            .ok_or_else(|| internal("cursor not stored"))
+    }
+
     /// One delivery with every attempt, the receivers' answers included.
     pub fn get(&self, id: &str) -> Result<Option<DeliveryView>, ApiError> {
-        let rows: Vec<Row> = self.rows(
+        let rows: Vec<LogRow> = self.select(
             "SELECT seq, id, type, state, next_retry_at, dual_signed, created_at, body FROM deliveries WHERE id = ?",
             vec![id.into()],
         )?;
@@ -317,7 +273,7 @@ impl Log {
             state: String,
         }
         let current: Vec<Current> =
-            self.rows("SELECT state FROM deliveries WHERE id = ?", vec![id.into()])?;
+            self.select("SELECT state FROM deliveries WHERE id = ?", vec![id.into()])?;
         match current.first().map(|c| c.state.as_str()) {
             None => Err(ApiError::NotFound(format!(
                 "webhook delivery {id} not found"
@@ -333,12 +289,12 @@ impl Log {
         }
     }
 
-    fn views(&self, rows: Vec<Row>, detail: bool) -> Result<Vec<DeliveryView>, ApiError> {
+    fn views(&self, rows: Vec<LogRow>, detail: bool) -> Result<Vec<DeliveryView>, ApiError> {
         if rows.is_empty() {
             return Ok(vec![]);
         }
         let seqs = json_list(rows.iter().map(|r| r.seq))?;
-        let attempts: Vec<AttemptRow> = self.rows(
+        let attempts: Vec<AttemptRow> = self.select(
             "SELECT delivery_seq, attempted_at, status_code, duration_ms, error, answer, answer_truncated FROM attempts \
              WHERE delivery_seq IN (SELECT value FROM json_each(?)) ORDER BY delivery_seq, attempt_no",
             vec![seqs.into()],
@@ -381,11 +337,11 @@ impl Log {
     }
 
     fn value(&self, query: &str) -> Result<Option<i64>, ApiError> {
-        let rows: Vec<Value> = self.rows(query, vec![])?;
+        let rows: Vec<Value> = self.select(query, vec![])?;
         Ok(rows.first().and_then(|r| r.v))
     }
 
-    fn rows<T: DeserializeOwned>(
+    fn select<T: DeserializeOwned>(
         &self,
         query: &str,
         bindings: Vec<SqlStorageValue>,
@@ -393,14 +349,29 @@ impl Log {
         self.sql
             .exec(query, bindings)
             .and_then(|c| c.to_array())
-            .map_err(|e| internal(format!("{e} in: {query}")))
+            .map_err(|e| internal(format!("object SQLite failed: {e} in: {query}")))
     }
 
     fn exec(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<(), ApiError> {
-        self.rows::<IgnoredAny>(query, bindings).map(drop)
+        self.select::<IgnoredAny>(query, bindings).map(drop)
     }
 }
 
 fn json_list(values: impl Iterator<Item = i64>) -> Result<String, ApiError> {
-    serde_json::to_string(&values.collect::<Vec<_>>()).map_err(internal)
+    Ok(serde_json::to_string(&values.collect::<Vec<_>>()).ctx("log: encode sequence numbers")?)
+}
+
+impl LogReader for Log {
+    type Error = ApiError;
+
+    fn rows<T: DeserializeOwned>(&self, sql: &str, params: &[Param]) -> Result<Vec<T>, ApiError> {
+        let bindings = params
+            .iter()
+            .map(|p| match p {
+                Param::Text(t) => SqlStorageValue::from(t.as_str()),
+                Param::Int(i) => SqlStorageValue::from(*i),
+            })
+            .collect();
+        self.select(sql, bindings)
+    }
 }

@@ -1,18 +1,29 @@
 //! A webhook destination's Durable Object and everything it owns.
 //!
 //! - [`object`]: the Durable Object itself, a thin shell that decodes a
-//!   command or an alarm and hands it to the [`engine`].
-//! - [`engine`]: the destination's logic: changes one at a time (update,
-//!   delete, rotation), taking deliveries, the delivery run, reads of the log.
+//!   command or an alarm and hands it to the [`Destination`](state::Destination).
+//! - [`state`]: what the object holds: its settings, secrets, log, pipeline
+//!   and alarm, read once and kept true by being their only writer.
+//! - [`changes`]: changes one at a time (create, update, delete, rotation), in
+//!   an order of writes that is safe to retry.
+//! - [`run`]: taking deliveries and the delivery run (the window of attempts,
+//!   the throttle, the budget), carried out as `edgehook_core::pipeline` decides.
+//! - [`attempts`]: a run's attempts: taken with a lease, started, awaited,
+//!   recorded the moment each ends.
+//! - [`reads`]: the deliveries query, one delivery, and whether it holds one.
 //! - [`log`]: the destination's delivery log and queue in the object's SQLite.
 //! - [`client`]: the typed client the worker calls the object with.
 //!
 //! The commands below are the whole protocol between the two.
 
+pub mod attempts;
+pub mod changes;
 pub mod client;
-pub mod engine;
 pub mod log;
 pub mod object;
+pub mod reads;
+pub mod run;
+pub mod state;
 
 use edgehook_core::deliveries_query::DeliveryQuery;
 use edgehook_core::delivery::DeliveryView;
@@ -22,49 +33,42 @@ use serde::{Deserialize, Serialize};
 /// What delivery needs to know of the destination, kept in sync by every change.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeliveryConfig {
+    /// The destination's id (for its logs); empty in settings stored before it was kept.
+    #[serde(default)]
+    pub id: String,
     pub org_id: String,
     pub url: String,
     pub retry_attempts: i64,
     pub timeout_seconds: i64,
     pub is_active: bool,
+    #[serde(default)]
+    pub max_per_second: Option<i64>,
 }
 
 impl DeliveryConfig {
-    /// The settings of a destination being created.
-    pub fn of_new(org_id: &str, d: &NewDestination) -> Self {
-        Self::from_parts(
-            org_id,
-            &d.url,
-            d.retry_attempts,
-            d.timeout_seconds,
-            d.is_active,
-        )
+    /// The settings of destination `id`, being created.
+    pub fn of_new(id: &str, org_id: &str, d: &NewDestination) -> Self {
+        DeliveryConfig {
+            id: id.to_string(),
+            org_id: org_id.to_string(),
+            url: d.url.clone(),
+            retry_attempts: d.retry_attempts,
+            timeout_seconds: d.timeout_seconds,
+            is_active: d.is_active,
+            max_per_second: d.max_per_second,
+        }
     }
 
     /// The settings of a destination as stored in D1.
     pub fn of(org_id: &str, d: &DestinationView) -> Self {
-        Self::from_parts(
-            org_id,
-            &d.url,
-            d.retry_attempts,
-            d.timeout_seconds,
-            d.is_active,
-        )
-    }
-
-    fn from_parts(
-        org_id: &str,
-        url: &str,
-        retry_attempts: i64,
-        timeout_seconds: i64,
-        is_active: bool,
-    ) -> Self {
         DeliveryConfig {
+            id: d.id.clone(),
             org_id: org_id.to_string(),
-            url: url.to_string(),
-            retry_attempts,
-            timeout_seconds,
-            is_active,
+            url: d.url.clone(),
+            retry_attempts: d.retry_attempts,
+            timeout_seconds: d.timeout_seconds,
+            is_active: d.is_active,
+            max_per_second: d.max_per_second,
         }
     }
 }
@@ -112,6 +116,10 @@ pub enum Command {
         delivery_id: String,
     },
     Retry {
+        delivery_id: String,
+    },
+    /// Whether the log holds this delivery (a repeated publish rebuilds its answer).
+    Holds {
         delivery_id: String,
     },
 }

@@ -1,9 +1,9 @@
 //! The Durable Object of one webhook destination: a thin shell over
-//! [`Destination`](super::engine::Destination) that decodes each command,
+//! [`Destination`](super::state::Destination) that decodes each command,
 //! runs it, and replies with its result; its alarm resumes delivery.
 
 use super::Command;
-use super::engine::Destination;
+use super::state::Destination;
 use crate::objects::{command, reply};
 use std::rc::Rc;
 use worker::{DurableObject, Env, Request, Response, Result, State, durable_object};
@@ -39,6 +39,7 @@ impl DurableObject for DestinationObject {
             Command::List { query } => reply(d.list(&query).await),
             Command::Get { delivery_id } => reply(d.get(&delivery_id).await),
             Command::Retry { delivery_id } => reply(d.retry(&delivery_id).await),
+            Command::Holds { delivery_id } => reply(d.holds(&delivery_id).await),
         }
     }
 

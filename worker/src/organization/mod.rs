@@ -5,9 +5,11 @@
 //! - [`publisher`]: the publish quota, idempotency keys, the routing table
 //!   (cached from D1, refreshed when a destination changes), and the fan-out
 //!   to each matching destination's object.
+//! - [`keys`]: idempotency keys, at most 200 bytes each, forgotten after a day.
 //! - [`client`]: the typed client the worker calls it with.
 
 pub mod client;
+pub mod keys;
 pub mod object;
 pub mod publisher;
 

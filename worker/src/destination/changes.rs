@@ -1,0 +1,102 @@
+//! A destination's changes, applied one at a time by its object (a change
+//! that arrives while another is in progress answers 409), each writing D1
+//! and the object in the order that is safe to retry:
+//! - delete stops the object first (in-flight attempts aborted, queue and log
+//!   freed, alarm removed), then marks D1; a delete cut off in between leaves
+//!   a destination that delivers nothing and that a second delete completes;
+//! - rotation writes D1 first and the new secret last; cut off in between, the
+//!   old secret keeps signing and nobody holds a secret that was never shown.
+
+use super::state::{Destination, not_found};
+use super::{DeliveryConfig, Rotated};
+use crate::{config, store};
+use edgehook_core::destination::DestinationChanges;
+use edgehook_core::error::ApiError;
+use edgehook_core::secrets::SecretState;
+use edgehook_core::time::rfc3339_ms;
+use std::rc::Rc;
+
+impl Destination {
+    /// Stores the first secret and settings of a destination just created.
+    pub async fn init(
+        &self,
+        secret: String,
+        now_ms: i64,
+        config: DeliveryConfig,
+    ) -> Result<(), ApiError> {
+        self.put_secrets(SecretState::new(secret, now_ms)).await?;
+        self.put_config(config).await?;
+        self.pipeline.borrow_mut().restart();
+        self.log()?;
+        Ok(())
+    }
+
+    pub async fn update(
+        self: &Rc<Self>,
+        id: &str,
+        org_id: &str,
+        changes: &DestinationChanges,
+    ) -> Result<(), ApiError> {
+        let _guard = self.begin_change()?;
+        let now = config::now_ms();
+        self.existing().await?;
+        if !store::destinations::update(&self.env, org_id, id, changes, now).await? {
+            return Err(not_found(id));
+        }
+        let Some(d) = store::destinations::get(&self.env, org_id, id).await? else {
+            return Err(not_found(id));
+        };
+        self.put_config(DeliveryConfig::of(org_id, &d)).await?;
+        if d.is_active {
+            // Deliveries held while paused go out now, at the new settings.
+            self.wake(now).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn delete(&self, id: &str, org_id: &str) -> Result<(), ApiError> {
+        let _guard = self.begin_change()?;
+        let now = config::now_ms();
+        if self.config().await?.is_some() {
+            // Stop first: nothing is attempted again, whatever happens next.
+            self.free_storage().await?;
+        }
+        config::fault(&self.env, "delete-between-object-and-d1")?;
+        if !store::destinations::mark_deleted(&self.env, org_id, id, now).await? {
+            return Err(not_found(id));
+        }
+        Ok(())
+    }
+
+    pub async fn rotate(&self, id: &str, org_id: &str) -> Result<Rotated, ApiError> {
+        let _guard = self.begin_change()?;
+        self.existing().await?;
+        let now = config::now_ms();
+        let mut secrets = self.secrets().await?;
+        let settings = config::settings(&self.env)?;
+        let new_secret = edgehook_sdk::secret_from_bytes(&config::random::<32>()?);
+        let stops_at = secrets
+            .rotate(
+                new_secret.clone(),
+                now,
+                settings.rotation_cooldown_seconds,
+                settings.dual_signing_seconds,
+            )
+            .map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "the secret was rotated less than {} s ago; next rotation allowed at {}",
+                    settings.rotation_cooldown_seconds,
+                    rfc3339_ms(e.next_allowed_at_ms)
+                ))
+            })?;
+        if !store::destinations::set_secret_generated_at(&self.env, org_id, id, now).await? {
+            return Err(not_found(id));
+        }
+        config::fault(&self.env, "rotate-between-d1-and-object")?;
+        self.put_secrets(secrets).await?;
+        Ok(Rotated {
+            secret: new_secret,
+            dual_signing_stops_at: rfc3339_ms(stops_at),
+        })
+    }
+}

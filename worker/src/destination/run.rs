@@ -1,0 +1,177 @@
+//! Taking deliveries and the delivery run, carried out as the destination's
+//! [`Pipeline`](edgehook_core::pipeline::Pipeline) decides.
+//!
+//! A delivery is attempted as soon as it is stored: taking it wakes the
+//! pipeline, which starts a run or hands it to the run in progress. A run is
+//! a sliding window: it takes due deliveries from the queue (leasing each for
+//! its attempt, so a restart mid-attempt retries it after the lease) only
+//! when a slot is free and the throttle allows, starts each attempt at once,
+//! records each the moment it ends, and refills its slot. It stops taking
+//! after its budget, waits for the attempts in flight, and ends; what is left
+//! goes to the alarm, the safety net and clock that resumes, retries and purges.
+
+use super::attempts::Attempts;
+use super::state::Destination;
+use super::{Enqueued, NewDelivery};
+use crate::config;
+use crate::http::internal;
+use edgehook_core::delivery::DeliveryView;
+use edgehook_core::error::ApiError;
+use edgehook_core::pipeline::{AlarmFired, Ended, RECOVERY_ALARM_MS, Step};
+use futures_util::stream::FuturesUnordered;
+use std::rc::Rc;
+use worker::wasm_bindgen_futures::spawn_local;
+
+/// How many expired deliveries one full run purges; more wait for the next.
+const PURGE_BATCH: i64 = 1_000;
+
+impl Destination {
+    /// Stores a delivery and starts attempting it at once.
+    pub async fn enqueue(self: &Rc<Self>, d: &NewDelivery) -> Result<Enqueued, ApiError> {
+        if self.config().await?.is_none() {
+            return Ok(Enqueued::Gone);
+        }
+        let now = config::now_ms();
+        self.log()?.insert(d, now)?;
+        self.wake(now).await?;
+        Ok(Enqueued::Stored)
+    }
+
+    /// Puts a failed delivery back in the queue with a fresh retry budget.
+    pub async fn retry(self: &Rc<Self>, delivery_id: &str) -> Result<DeliveryView, ApiError> {
+        self.existing().await?;
+        let now = config::now_ms();
+        self.log()?.reopen_failed(delivery_id, now)?;
+        self.wake(now).await?;
+        self.log()?
+            .get(delivery_id)?
+            .ok_or_else(|| internal("a reopened delivery vanished"))
+    }
+
+    /// The alarm: starts the alarm's run (purge, every due delivery, the next
+    /// alarm from the whole queue), or has the run in progress finish as it.
+    /// An error leaves the queue as it was and goes back to the platform,
+    /// which runs the alarm again.
+    pub async fn alarm(&self) -> Result<(), ApiError> {
+        let fired = self.pipeline.borrow_mut().alarm_fired(config::now_ms());
+        match fired {
+            AlarmFired::StartRun => self.run().await,
+            AlarmFired::Joined { cover_until } => self.set_alarm(cover_until).await,
+        }
+    }
+
+    /// Makes sure what is queued now is attempted: starts a run, or tells the
+    /// run in progress, and makes sure the alarm would resume it after a restart.
+    pub(super) async fn wake(self: &Rc<Self>, now: i64) -> Result<(), ApiError> {
+        self.alarm_by(Some(now + RECOVERY_ALARM_MS)).await?;
+        if self.pipeline.borrow_mut().wake(now) {
+            let me = Rc::clone(self);
+            spawn_local(async move {
+                if let Err(e) = me.run().await {
+                    worker::console_error!("delivery run failed; the alarm resumes it: {e:?}");
+                }
+            });
+        } else {
+            self.woken.raise();
+        }
+        Ok(())
+    }
+
+    /// One delivery run, started by the pipeline. However it ends, the
+    /// pipeline's run is over: a failed run is abandoned (its attempts in
+    /// flight are cut off and retried after their leases).
+    async fn run(&self) -> Result<(), ApiError> {
+        let mut attempts: Attempts<'_> = FuturesUnordered::new();
+        match self.drive(&mut attempts).await {
+            Ok(ended) => self.finish(ended).await,
+            Err(e) => {
+                self.pipeline.borrow_mut().abandon(config::now_ms());
+                for (_, attempt) in self.in_flight.borrow_mut().drain() {
+                    attempt.abort();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Carries out the pipeline's steps until it ends the run.
+    async fn drive<'a>(&'a self, attempts: &mut Attempts<'a>) -> Result<Ended, ApiError> {
+        loop {
+            let limits = self.limits().await?;
+            let now = config::now_ms();
+            let step = self.pipeline.borrow_mut().next(now, limits);
+            match step {
+                Step::Take(n) => {
+                    let started = self.start(n, now).await?;
+                    self.pipeline.borrow_mut().taken(n, started.len() as u32);
+                    attempts.extend(started);
+                }
+                Step::Wait { until } => {
+                    if let Some(done) = self.next_event(attempts, until, now).await {
+                        let alarm_by = self.record(done)?;
+                        self.pipeline
+                            .borrow_mut()
+                            .attempt_ended(alarm_by, config::now_ms());
+                    }
+                }
+                Step::End(ended) => return Ok(ended),
+            }
+        }
+    }
+
+    /// A run's end: the alarm's run purges and sets the alarm from the whole
+    /// queue; any other only moves it earlier for its own follow-ups; a run
+    /// that yielded has the alarm continue it now.
+    async fn finish(&self, ended: Ended) -> Result<(), ApiError> {
+        if self.is_deleted() {
+            return Ok(());
+        }
+        let now = config::now_ms();
+        if ended.yielded {
+            worker::console_log!(
+                "delivery run yielded: destination {} spent its run budget with deliveries due; its alarm continues",
+                self.config().await?.map(|c| c.id).unwrap_or_default()
+            );
+            self.alarm_by(Some(now)).await?;
+        }
+        if ended.full {
+            self.purge_expired()?;
+            self.set_next_alarm().await
+        } else {
+            self.alarm_by(ended.alarm_by).await
+        }
+    }
+
+    fn purge_expired(&self) -> Result<(), ApiError> {
+        let settings = config::settings(&self.env)?;
+        let now = config::now_ms();
+        self.log()?.purge(
+            now - settings.delivery_retention_seconds * 1000,
+            now,
+            PURGE_BATCH,
+        )?;
+        Ok(())
+    }
+
+    /// Has the alarm fire by the earliest of: the next due delivery (unless
+    /// paused) and the moment the oldest finished delivery passes retention.
+    async fn set_next_alarm(&self) -> Result<(), ApiError> {
+        let Some(dest) = self.config().await? else {
+            return Ok(());
+        };
+        let settings = config::settings(&self.env)?;
+        let next = {
+            let log = self.log()?;
+            let due = if dest.is_active {
+                log.next_due()?
+            } else {
+                None
+            };
+            let expiry = log
+                .oldest_finished()?
+                .map(|t| t + settings.delivery_retention_seconds * 1000);
+            edgehook_core::pipeline::earliest(due, expiry)
+        };
+        self.alarm_by(next).await
+    }
+}
