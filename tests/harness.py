@@ -312,6 +312,50 @@ class Worker:
         self.cleanup()
 
 
+def workerd_pids(w: Worker) -> list[int]:
+    """The workerd processes of a Worker started by the harness (its process group)."""
+    group = w._proc.pid
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+            comm = fields[0].split("(", 1)[1]
+            pgid = int(fields[1].split()[2])
+        except (OSError, IndexError, ValueError):
+            continue
+        if pgid == group and comm == "workerd":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def memory_kib(pid: int, field: str) -> int:
+    """A field of /proc/PID/status in KiB (VmRSS, VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"{field} missing for {pid}")
+
+
+class PeakMemory:
+    """How much the Worker's runtime (its workerd processes) grew at its peak
+    since `start()`: the peak (VmHWM) is reset there, and `grew_mib()` compares
+    it with the resident memory of that moment."""
+
+    def __init__(self, w: Worker):
+        self.pids = workerd_pids(w)
+        assert self.pids, "no workerd process found"
+        self.before: dict[int, int] = {}
+
+    def start(self) -> "PeakMemory":
+        for pid in self.pids:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets the peak (VmHWM)
+        self.before = {pid: memory_kib(pid, "VmRSS") for pid in self.pids}
+        return self
+
+    def grew_mib(self) -> float:
+        return max(memory_kib(pid, "VmHWM") - self.before[pid] for pid in self.pids) / 1024
+
+
 def admin(worker: Worker) -> httpx.Client:
     """A client of the operator API, authorized with the Worker's admin token."""
     return httpx.Client(

@@ -7,9 +7,11 @@ one as a script says.
         first, second = rx.wait_for(2, timeout=20)
 
 Each request consumes the next `Reply` of the script; once the script is used
-up, `default` answers (200 with an empty body unless set otherwise). A reply
-can wait `delay` seconds before answering (to exceed a destination's
-`timeout_seconds`) or drop the connection without answering.
+up, `default` answers (200 with an empty body unless set otherwise); or
+`reply_for(n)` picks the reply of the n-th request (0-based). A reply can wait
+`delay` seconds before answering (to exceed a destination's `timeout_seconds`)
+or drop the connection without answering. The receiver counts the requests it
+is handling at once (`max_in_flight`) and keeps when each was answered.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -43,6 +46,8 @@ class ReceivedRequest:
     body: bytes
     received_at: float  # time.time() when the request had been read
     received_monotonic: float  # time.monotonic() at the same moment
+    index: int = 0  # arrival order, from 0
+    answered_monotonic: float | None = None  # when its answer was sent (or dropped)
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -56,11 +61,14 @@ class Receiver:
     """Records requests and replies from a script; thread-safe."""
 
     def __init__(self, script: list[Reply] | None = None, default: Reply | None = None,
-                 path: str = "/webhook"):
+                 path: str = "/webhook", reply_for: Callable[[int], Reply] | None = None):
         self._lock = threading.Condition()
         self._script = list(script or [])
         self.default = default or Reply()
+        self.reply_for = reply_for
         self.requests: list[ReceivedRequest] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.path = path
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -82,13 +90,25 @@ class Receiver:
             if default is not None:
                 self.default = default
 
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, index: int) -> Reply:
         with self._lock:
+            if self.reply_for is not None:
+                return self.reply_for(index)
             return self._script.pop(0) if self._script else self.default
 
-    def _record(self, req: ReceivedRequest) -> None:
+    def _record(self, req: ReceivedRequest) -> ReceivedRequest:
         with self._lock:
+            req.index = len(self.requests)
             self.requests.append(req)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._lock.notify_all()
+            return req
+
+    def _answered(self, req: ReceivedRequest) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            req.answered_monotonic = time.monotonic()
             self._lock.notify_all()
 
     def received(self) -> list[ReceivedRequest]:
@@ -126,7 +146,7 @@ class Receiver:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                receiver._record(ReceivedRequest(
+                req = receiver._record(ReceivedRequest(
                     method=self.command,
                     path=self.path,
                     headers=list(self.headers.items()),
@@ -134,7 +154,12 @@ class Receiver:
                     received_at=time.time(),
                     received_monotonic=time.monotonic(),
                 ))
-                reply = receiver._next_reply()
+                try:
+                    self._answer(receiver._next_reply(req.index))
+                finally:
+                    receiver._answered(req)
+
+            def _answer(self, reply: Reply) -> None:
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.drop_connection:
@@ -150,7 +175,10 @@ class Receiver:
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
                 if reply.body:
-                    self.wfile.write(reply.body)
+                    try:
+                        self.wfile.write(reply.body)
+                    except OSError:
+                        pass  # the client stopped reading (a capped answer)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness import HTTP_TIMEOUT, Worker, admin, new_tenant
+from harness import HTTP_TIMEOUT, Worker, admin, memory_kib, new_tenant, workerd_pids
 
 
 # --- 6. request bodies --------------------------------------------------------
@@ -106,29 +106,6 @@ def test_a_chunked_body_over_256_kb_is_413_and_one_under_is_read(tenant):
                                      spaces(300 * 1024, 4096))
     assert status == 413, answer
     assert "262144" in json.loads(answer)["detail"]
-
-
-def workerd_pids(w: Worker) -> list[int]:
-    """The workerd processes of a Worker started by the harness (its process group)."""
-    group = w._proc.pid
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)
-            comm = fields[0].split("(", 1)[1]
-            pgid = int(fields[1].split()[2])
-        except (OSError, IndexError, ValueError):
-            continue
-        if pgid == group and comm == "workerd":
-            pids.append(int(stat.parent.name))
-    return pids
-
-
-def memory_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise AssertionError(f"{field} missing for {pid}")
 
 
 @pytest.mark.parametrize("declared", [None, "10"], ids=["no length", "a length that chunking overrides"])

@@ -164,7 +164,8 @@ def test_list_shows_every_field_and_validates(tenant, served_openapi, seed_opena
     assert set(by_id) == {a, b}
     for d in by_id.values():
         assert set(d) == {"id", "url", "secret_generated_at", "retry_attempts", "accepted_types",
-                          "name", "is_active", "timeout_seconds", "created_at"}
+                          "name", "is_active", "timeout_seconds", "max_per_second", "created_at"}
+        assert d["max_per_second"] is None, "no throttle unless asked for"
         assert_valid(seed_openapi, "WebhookDestination", d)
         assert_valid(served_openapi, "WebhookDestination", d)
     assert by_id[a]["name"] == "a"
@@ -421,3 +422,14 @@ def test_concurrent_changes_to_one_destination_conflict_with_409(tenant):
     assert 409 in statuses, f"no 409 in a burst of 11 concurrent changes: {statuses}"
     d = tenant.client.get(path).json()
     assert d["name"].startswith("burst-")
+
+
+def test_a_name_and_a_throttle_are_cleared_with_null(tenant):
+    """`null` in an update clears the field (it is not read as "unchanged")."""
+    did, _ = tenant.create_destination(name="orders", max_per_second=7)
+    d = tenant.client.get(tenant.destination_path(did)).json()
+    assert (d["name"], d["max_per_second"]) == ("orders", 7)
+    r = tenant.client.post(tenant.destination_path(did), json={"name": None, "max_per_second": None})
+    assert r.status_code == 204, r.text
+    d = tenant.client.get(tenant.destination_path(did)).json()
+    assert (d["name"], d["max_per_second"]) == (None, None)
