@@ -460,6 +460,7 @@ def page_rows(tenant, dest, **params) -> list[dict]:
     {"status": "success", "sort_by": ["-type"]},
     {"time range": True},
 ], ids=lambda p: "&".join(f"{k}={v}" for k, v in p.items()) or "default")
+@pytest.mark.timeout(600)
 def test_every_query_shape_pages_a_large_log_exactly(big_log, params):
     """Each shape, paged 50 at a time over 2,500 deliveries, returns exactly
     what a plain filter and sort of the whole log gives (ties in created_at

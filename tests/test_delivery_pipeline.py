@@ -292,6 +292,7 @@ def checkpointed_size(db: Path) -> int:
     return db.stat().st_size
 
 
+@pytest.mark.timeout(900)
 def test_an_idempotency_key_takes_at_most_200_bytes_whatever_the_fan_out(make_worker):
     """10,000 keyed publishes to an organization with 10 destinations: its
     object's SQLite file grows by at most 200 bytes a key. A repeat still

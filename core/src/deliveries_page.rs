@@ -598,7 +598,6 @@ mod tests {
     /// What a listing must return, computed the plain way: filter every row,
     /// then sort by the keys before `created_at`, `created_at` and `seq`.
     fn expected(rows: &[(i64, String, String, i64)], q: &DeliveryQuery) -> Vec<i64> {
-        let plan = Plan::of(q);
         let mut kept: Vec<&(i64, String, String, i64)> = rows
             .iter()
             .filter(|(_, t, s, c)| {
@@ -611,24 +610,27 @@ mod tests {
                     && q.created_before_ms.is_none_or(|b| *c <= b)
             })
             .collect();
+        // The sort keys as the seed API states them: each in turn, then
+        // created_at (newest first unless given) with log order in its direction.
+        let created_descending = q
+            .sort
+            .iter()
+            .find(|s| s.field == SortField::CreatedAt)
+            .is_none_or(|s| s.descending);
         kept.sort_by(|a, b| {
-            for dim in &plan.dims {
-                let o = match dim {
-                    Dim::Type { descending } => {
-                        let o = a.1.cmp(&b.1);
-                        if *descending { o.reverse() } else { o }
-                    }
-                    Dim::Status { descending } => {
-                        let o = (a.2 == "success").cmp(&(b.2 == "success"));
-                        if *descending { o.reverse() } else { o }
-                    }
+            for s in &q.sort {
+                let o = match s.field {
+                    SortField::Type => a.1.cmp(&b.1),
+                    SortField::Status => (a.2 == "success").cmp(&(b.2 == "success")),
+                    SortField::CreatedAt => break,
                 };
+                let o = if s.descending { o.reverse() } else { o };
                 if o.is_ne() {
                     return o;
                 }
             }
             let o = (a.3, a.0).cmp(&(b.3, b.0));
-            if plan.descending { o.reverse() } else { o }
+            if created_descending { o.reverse() } else { o }
         });
         kept.into_iter().map(|r| r.0).collect()
     }
@@ -770,6 +772,24 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn later_groups_are_asked_only_for_what_the_page_still_lacks() {
+        let log = Sqlite::new();
+        log.insert(&[(0, 2, 5), (1, 2, 7), (1, 2, 8), (2, 2, 6)]);
+        let q = query(&[("limit", "3"), ("sort_by", "type")]);
+        read_page(&log, &q, 4, None).unwrap();
+        let limits: Vec<Param> = log
+            .ran
+            .borrow()
+            .iter()
+            .filter(|(sql, _)| sql.starts_with("SELECT seq, created_at"))
+            .map(|(_, params)| params.last().cloned().unwrap())
+            .collect();
+        // Four wanted (a page and one more): 1 found in the first type, 2 in
+        // the second, so the third is asked for 1.
+        assert_eq!(limits, vec![Param::Int(4), Param::Int(3), Param::Int(1)]);
     }
 
     #[test]

@@ -51,8 +51,9 @@ pub fn excerpt(read: &[u8], more_followed: bool) -> Option<AnswerExcerpt> {
     let kept = &read[..read.len().min(ANSWER_KEPT_BYTES)];
     let mut text = match std::str::from_utf8(kept) {
         Ok(t) => t.to_string(),
-        // Only a character cut by the limit is wrong: it is dropped whole.
-        Err(e) if e.error_len().is_none() => {
+        // A character that the limit cut in two is dropped whole; one the
+        // answer itself ends in the middle of is shown as invalid.
+        Err(e) if e.error_len().is_none() && read.len() > ANSWER_KEPT_BYTES => {
             String::from_utf8_lossy(&kept[..e.valid_up_to()]).into_owned()
         }
         Err(_) => String::from_utf8_lossy(kept).into_owned(),
@@ -322,6 +323,8 @@ mod tests {
         assert!(e.truncated);
         let e = excerpt(&[0xff, b'x'], false).unwrap();
         assert_eq!(e.body, "\u{fffd}x");
+        let e = excerpt(b"abc\xc3", false).unwrap();
+        assert_eq!((e.body.as_str(), e.truncated), ("abc\u{fffd}", false));
         assert!(!e.truncated);
         // Binary answers (a compressed body kept as it came) stay within 4 KB as text.
         let binary: Vec<u8> = (0..ANSWER_KEPT_BYTES).map(|i| (i % 256) as u8).collect();
