@@ -72,7 +72,7 @@ pub fn parse_query<'a>(
                 Some(s) => q.state = Some(s),
                 None => fail(
                     "state",
-                    "Input should be 'pending', 'retrying', 'success' or 'failed'",
+                    "Input should be 'pending', 'retrying', 'success', 'failed' or 'skipped'",
                     "enum",
                 ),
             },

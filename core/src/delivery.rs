@@ -41,7 +41,9 @@ pub struct DeliveryView {
 /// Longest wait a receiver's `Retry-After` can impose.
 pub const MAX_RETRY_AFTER_SECONDS: f64 = 3600.0;
 
-/// Where a delivery is in its life.
+/// Where a delivery is in its life. A delivery for an event published while
+/// its destination was paused or disabled is `skipped`: kept in the log,
+/// never sent unless recovered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
@@ -49,6 +51,7 @@ pub enum State {
     Retrying,
     Success,
     Failed,
+    Skipped,
 }
 
 impl State {
@@ -58,15 +61,17 @@ impl State {
             State::Retrying => "retrying",
             State::Success => "success",
             State::Failed => "failed",
+            State::Skipped => "skipped",
         }
     }
 
     /// Every state, in the order of a delivery's life.
-    pub const ALL: [State; 4] = [
+    pub const ALL: [State; 5] = [
         State::Pending,
         State::Retrying,
         State::Success,
         State::Failed,
+        State::Skipped,
     ];
 
     pub fn parse(s: &str) -> Option<State> {
@@ -164,6 +169,26 @@ impl Outcome {
         match self {
             Outcome::Answered { status, .. } => *status,
             Outcome::NoAnswer { .. } => 0,
+        }
+    }
+
+    /// The class of a failed attempt, as `delivery.exhausted` names it:
+    /// `timeout`, `connection`, `tls`, `dns`, `other`, `redirect` or
+    /// `http_status`; `None` for a success.
+    pub fn error_class(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Answered { status, .. } if (200..300).contains(status) => None,
+            Outcome::Answered {
+                status: 300..=399, ..
+            } => Some("redirect"),
+            Outcome::Answered { .. } => Some("http_status"),
+            Outcome::NoAnswer { failure } => Some(match failure {
+                NoAnswer::Timeout { .. } => "timeout",
+                NoAnswer::ConnectionRefusedOrReset => "connection",
+                NoAnswer::Tls => "tls",
+                NoAnswer::Dns => "dns",
+                NoAnswer::Other => "other",
+            }),
         }
     }
 
@@ -411,12 +436,40 @@ mod tests {
     }
 
     #[test]
+    fn error_classes() {
+        assert_eq!(failed(204).error_class(), None);
+        assert_eq!(failed(302).error_class(), Some("redirect"));
+        assert_eq!(failed(300).error_class(), Some("redirect"));
+        assert_eq!(failed(399).error_class(), Some("redirect"));
+        assert_eq!(failed(400).error_class(), Some("http_status"));
+        assert_eq!(failed(199).error_class(), Some("http_status"));
+        for (failure, class) in [
+            (NoAnswer::Timeout { after_seconds: 2 }, "timeout"),
+            (NoAnswer::ConnectionRefusedOrReset, "connection"),
+            (NoAnswer::Tls, "tls"),
+            (NoAnswer::Dns, "dns"),
+            (NoAnswer::Other, "other"),
+        ] {
+            assert_eq!(Outcome::NoAnswer { failure }.error_class(), Some(class));
+        }
+    }
+
+    #[test]
     fn status_summarizes_state() {
         assert_eq!(State::Success.status(), "success");
-        for s in [State::Pending, State::Retrying, State::Failed] {
+        for s in [
+            State::Pending,
+            State::Retrying,
+            State::Failed,
+            State::Skipped,
+        ] {
             assert_eq!(s.status(), "failed");
         }
         assert_eq!(State::parse("retrying"), Some(State::Retrying));
+        assert_eq!(State::parse("skipped"), Some(State::Skipped));
+        for s in State::ALL {
+            assert_eq!(State::parse(s.as_str()), Some(s));
+        }
         assert_eq!(State::parse("exhausted"), None);
     }
 

@@ -2,7 +2,7 @@
 //! shape every read returns. The secret is never part of [`DestinationView`].
 
 use crate::error::{ApiError, FieldError};
-use crate::event_types::{WEBHOOK_TYPES, is_webhook_type};
+use crate::event_types::{OPERATIONAL_TYPES, WEBHOOK_TYPES};
 use crate::pipeline::MAX_PER_SECOND_RANGE;
 use crate::url_safety::check_destination_url;
 use serde::{Deserialize, Serialize};
@@ -10,6 +10,58 @@ use serde_json::{Map, Value};
 
 /// At most this many destinations per organization (seed API).
 pub const MAX_DESTINATIONS_PER_ORG: i64 = 10;
+/// At most this many operational destinations per organization, beside the webhook ones.
+pub const MAX_OPERATIONAL_DESTINATIONS_PER_ORG: i64 = 3;
+
+/// What a destination receives: the producer's events (webhook destinations,
+/// the seed API's), or edgehook's operational events about the
+/// organization's webhook destinations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    #[default]
+    Webhook,
+    Operational,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Webhook => "webhook",
+            Kind::Operational => "operational",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        [Kind::Webhook, Kind::Operational]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+
+    /// The event types its `accepted_types` may hold.
+    pub fn types(self) -> &'static [&'static str] {
+        match self {
+            Kind::Webhook => &WEBHOOK_TYPES,
+            Kind::Operational => &OPERATIONAL_TYPES,
+        }
+    }
+
+    /// How many of this kind an organization may have.
+    pub fn limit(self) -> i64 {
+        match self {
+            Kind::Webhook => MAX_DESTINATIONS_PER_ORG,
+            Kind::Operational => MAX_OPERATIONAL_DESTINATIONS_PER_ORG,
+        }
+    }
+
+    /// The resource's name in paths and messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Webhook => "webhook destination",
+            Kind::Operational => "operational destination",
+        }
+    }
+}
 pub const DEFAULT_RETRY_ATTEMPTS: i64 = 3;
 pub const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
 pub const MAX_NAME_LEN: usize = 200;
@@ -69,7 +121,9 @@ impl DestinationChanges {
 
 /// A destination as every read returns it: the seed's `WebhookDestination`
 /// fields plus the extensions `name`, `is_active`, `timeout_seconds`,
-/// `max_per_second`, `created_at`.
+/// `max_per_second`, `disabled_reason` (`"failing"` when the health ladder
+/// disabled it; `null` when active or paused by its owner), `disabled_at`,
+/// `created_at`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DestinationView {
     pub id: String,
@@ -81,6 +135,8 @@ pub struct DestinationView {
     pub is_active: bool,
     pub timeout_seconds: i64,
     pub max_per_second: Option<i64>,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<String>,
     pub created_at: String,
 }
 
@@ -104,6 +160,7 @@ pub fn parse_json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 /// Collects every field error of a body before answering, so one 422 names them all.
 struct Checker {
     errors: Vec<FieldError>,
+    kind: Kind,
 }
 
 impl Checker {
@@ -144,7 +201,7 @@ impl Checker {
         let mut out: Vec<String> = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             match item.as_str() {
-                Some(t) if is_webhook_type(t) => {
+                Some(t) if self.kind.types().contains(&t) => {
                     if !out.iter().any(|o| o == t) {
                         out.push(t.to_string());
                     }
@@ -153,7 +210,12 @@ impl Checker {
                     &["body", "accepted_types", &i.to_string()],
                     format!(
                         "Input should be {}",
-                        WEBHOOK_TYPES.map(|t| format!("'{t}'")).join(", ")
+                        self.kind
+                            .types()
+                            .iter()
+                            .map(|t| format!("'{t}'"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                     "enum",
                 )),
@@ -208,14 +270,18 @@ impl Checker {
     }
 }
 
-/// Validates a create body. `allow_loopback` is the dev-only setting that admits
-/// `http://127.0.0.1:PORT` receivers.
+/// Validates a create body of a destination of `kind`. `allow_loopback` is
+/// the dev-only setting that admits `http://127.0.0.1:PORT` receivers.
 pub fn parse_new_destination(
     body: &[u8],
     allow_loopback: bool,
+    kind: Kind,
 ) -> Result<NewDestination, ApiError> {
     let obj = parse_json_object(body)?;
-    let mut c = Checker { errors: vec![] };
+    let mut c = Checker {
+        errors: vec![],
+        kind,
+    };
     let url = match obj.get("url") {
         None => {
             c.fail("url", "Field required", "missing");
@@ -256,11 +322,15 @@ pub fn parse_new_destination(
     })
 }
 
-/// Validates an update body. The URL of a destination never changes: sending
-/// one is an error rather than silently ignored.
-pub fn parse_destination_changes(body: &[u8]) -> Result<DestinationChanges, ApiError> {
+/// Validates an update body of a destination of `kind`. The URL of a
+/// destination never changes: sending one is an error rather than silently
+/// ignored.
+pub fn parse_destination_changes(body: &[u8], kind: Kind) -> Result<DestinationChanges, ApiError> {
     let obj = parse_json_object(body)?;
-    let mut c = Checker { errors: vec![] };
+    let mut c = Checker {
+        errors: vec![],
+        kind,
+    };
     if obj.contains_key("url") {
         c.fail(
             "url",
@@ -302,7 +372,7 @@ mod tests {
     use serde_json::json;
 
     fn create(v: Value) -> Result<NewDestination, ApiError> {
-        parse_new_destination(v.to_string().as_bytes(), false)
+        parse_new_destination(v.to_string().as_bytes(), false, Kind::Webhook)
     }
 
     fn locs(e: ApiError) -> Vec<Vec<String>> {
@@ -369,9 +439,9 @@ mod tests {
 
     #[test]
     fn malformed_json_is_422_on_body() {
-        let e = parse_new_destination(b"{not json", false).unwrap_err();
+        let e = parse_new_destination(b"{not json", false, Kind::Webhook).unwrap_err();
         assert_eq!(locs(e), vec![vec!["body"]]);
-        let e = parse_new_destination(b"[]", false).unwrap_err();
+        let e = parse_new_destination(b"[]", false, Kind::Webhook).unwrap_err();
         assert_eq!(locs(e), vec![vec!["body"]]);
     }
 
@@ -385,6 +455,7 @@ mod tests {
     fn update_keeps_absent_and_null_fields() {
         let c = parse_destination_changes(
             br#"{"retry_attempts": null, "accepted_types": ["agent-framework-resource-updated"]}"#,
+            Kind::Webhook,
         )
         .unwrap();
         assert_eq!(c.retry_attempts, None);
@@ -392,8 +463,12 @@ mod tests {
             c.accepted_types,
             Some(vec!["agent-framework-resource-updated".to_string()])
         );
-        assert!(parse_destination_changes(b"{}").unwrap().is_empty());
-        let c = parse_destination_changes(br#"{"name": null}"#).unwrap();
+        assert!(
+            parse_destination_changes(b"{}", Kind::Webhook)
+                .unwrap()
+                .is_empty()
+        );
+        let c = parse_destination_changes(br#"{"name": null}"#, Kind::Webhook).unwrap();
         assert_eq!(c.name, Some(None));
     }
 
@@ -401,6 +476,7 @@ mod tests {
     fn update_refuses_url_and_bad_values() {
         let e = parse_destination_changes(
             br#"{"url": "https://example.com", "retry_attempts": 9, "is_active": "yes"}"#,
+            Kind::Webhook,
         )
         .unwrap_err();
         assert_eq!(
@@ -411,6 +487,58 @@ mod tests {
                 vec!["body", "is_active"]
             ]
         );
+    }
+
+    #[test]
+    fn operational_destinations_take_only_operational_types() {
+        let body = json!({"url": "https://ops.example.com/h", "accepted_types": ["destination.disabled", "delivery.exhausted"]});
+        let d =
+            parse_new_destination(body.to_string().as_bytes(), false, Kind::Operational).unwrap();
+        assert_eq!(
+            d.accepted_types,
+            vec!["destination.disabled", "delivery.exhausted"]
+        );
+        let e =
+            parse_new_destination(body.to_string().as_bytes(), false, Kind::Webhook).unwrap_err();
+        assert_eq!(
+            locs(e),
+            vec![
+                vec!["body", "accepted_types", "0"],
+                vec!["body", "accepted_types", "1"]
+            ]
+        );
+        let webhook = json!({"url": "https://ops.example.com/h", "accepted_types": ["api-key-expiration-soon"]});
+        let ApiError::Validation(errs) =
+            parse_new_destination(webhook.to_string().as_bytes(), false, Kind::Operational)
+                .unwrap_err()
+        else {
+            panic!()
+        };
+        assert!(
+            errs[0].msg.contains("'destination.failing'"),
+            "{}",
+            errs[0].msg
+        );
+        assert!(
+            parse_destination_changes(
+                br#"{"accepted_types": ["destination.created"]}"#,
+                Kind::Operational
+            )
+            .is_ok()
+        );
+        assert!(
+            parse_destination_changes(
+                br#"{"accepted_types": ["destination.created"]}"#,
+                Kind::Webhook
+            )
+            .is_err()
+        );
+        assert_eq!((Kind::Webhook.limit(), Kind::Operational.limit()), (10, 3));
+        assert_eq!(Kind::parse("operational"), Some(Kind::Operational));
+        assert_eq!(Kind::parse(Kind::Webhook.as_str()), Some(Kind::Webhook));
+        assert_eq!(Kind::parse("other"), None);
+        assert_eq!(Kind::default(), Kind::Webhook);
+        assert_eq!(Kind::Operational.noun(), "operational destination");
     }
 
     #[test]
@@ -427,15 +555,17 @@ mod tests {
             let e = with(bad.clone()).unwrap_err();
             assert_eq!(locs(e), vec![vec!["body", "max_per_second"]], "{bad}");
         }
-        let c = parse_destination_changes(br#"{"max_per_second": 7}"#).unwrap();
+        let c = parse_destination_changes(br#"{"max_per_second": 7}"#, Kind::Webhook).unwrap();
         assert_eq!(c.max_per_second, Some(Some(7)));
-        let c = parse_destination_changes(br#"{"max_per_second": null}"#).unwrap();
+        let c = parse_destination_changes(br#"{"max_per_second": null}"#, Kind::Webhook).unwrap();
         assert_eq!(c.max_per_second, Some(None));
         assert_eq!(
-            parse_destination_changes(b"{}").unwrap().max_per_second,
+            parse_destination_changes(b"{}", Kind::Webhook)
+                .unwrap()
+                .max_per_second,
             None
         );
-        let e = parse_destination_changes(br#"{"max_per_second": 0}"#).unwrap_err();
+        let e = parse_destination_changes(br#"{"max_per_second": 0}"#, Kind::Webhook).unwrap_err();
         assert_eq!(locs(e), vec![vec!["body", "max_per_second"]]);
     }
 
@@ -458,7 +588,7 @@ mod tests {
         assert_eq!(locs(e), vec![vec!["body", "name"]]);
         let e = with_name(json!(7)).unwrap_err();
         assert_eq!(locs(e), vec![vec!["body", "name"]]);
-        let c = parse_destination_changes(br#"{"name": "Billing"}"#).unwrap();
+        let c = parse_destination_changes(br#"{"name": "Billing"}"#, Kind::Webhook).unwrap();
         assert_eq!(c.name, Some(Some("Billing".to_string())));
     }
 
@@ -469,19 +599,23 @@ mod tests {
             br#"{"name": "x", "max_per_second": 3}"#,
             br#"{"retry_attempts": 2}"#,
         ] {
-            let c = parse_destination_changes(body).unwrap();
+            let c = parse_destination_changes(body, Kind::Webhook).unwrap();
             let sent = serde_json::to_string(&c).unwrap();
             let back: DestinationChanges = serde_json::from_str(&sent).unwrap();
             assert_eq!(back, c, "{sent}");
         }
-        let cleared = parse_destination_changes(br#"{"name": null}"#).unwrap();
+        let cleared = parse_destination_changes(br#"{"name": null}"#, Kind::Webhook).unwrap();
         assert_eq!(cleared.name, Some(None));
         assert_eq!(cleared.max_per_second, None);
     }
 
     #[test]
     fn changes_are_empty_only_when_nothing_changes() {
-        assert!(parse_destination_changes(b"{}").unwrap().is_empty());
+        assert!(
+            parse_destination_changes(b"{}", Kind::Webhook)
+                .unwrap()
+                .is_empty()
+        );
         for body in [
             &br#"{"is_active": false}"#[..],
             br#"{"name": null}"#,
@@ -490,7 +624,9 @@ mod tests {
             br#"{"max_per_second": 5}"#,
         ] {
             assert!(
-                !parse_destination_changes(body).unwrap().is_empty(),
+                !parse_destination_changes(body, Kind::Webhook)
+                    .unwrap()
+                    .is_empty(),
                 "{}",
                 String::from_utf8_lossy(body)
             );

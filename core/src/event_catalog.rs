@@ -1,9 +1,10 @@
-//! The event-type catalog: every webhook type with a description, its JSON
-//! Schema and an example payload. One file, `core/event_catalog.json`, is the
+//! The event-type catalog: every webhook type and every operational type
+//! (marked `operational`) with a description, its JSON Schema and an example
+//! payload. One file, `core/event_catalog.json`, is the
 //! source: the catalog endpoint, the test event and the OpenAPI document's
 //! event schemas are all read from it.
 
-use crate::event_types::WEBHOOK_TYPES;
+use crate::event_types::{OPERATIONAL_TYPES, WEBHOOK_TYPES};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -15,12 +16,15 @@ pub const EVENT_CATALOG_JSON: &str = include_str!("../event_catalog.json");
 pub struct EventTypeDoc {
     #[serde(rename = "type")]
     pub event_type: String,
+    /// Sent by edgehook to operational destinations; never published.
+    #[serde(default)]
+    pub operational: bool,
     pub description: String,
     pub schema: Value,
     pub example: Value,
 }
 
-/// The catalog, in the order of `WEBHOOK_TYPES`.
+/// The catalog, in the order of `WEBHOOK_TYPES` then `OPERATIONAL_TYPES`.
 pub fn catalog() -> Result<Vec<EventTypeDoc>, String> {
     serde_json::from_str(EVENT_CATALOG_JSON).map_err(|e| format!("event catalog: {e}"))
 }
@@ -45,7 +49,7 @@ pub fn example_body(event_type: &str, org_id: &str) -> Result<Option<String>, St
 /// The name of an event type's schema in the OpenAPI document.
 pub fn schema_name(event_type: &str) -> String {
     let mut name = String::new();
-    for part in event_type.split('-') {
+    for part in event_type.split(['-', '.']) {
         let mut chars = part.chars();
         if let Some(first) = chars.next() {
             name.extend(first.to_uppercase());
@@ -116,9 +120,15 @@ pub fn conforms(schema: &Value, value: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// True when the catalog lists exactly the webhook types, in their order.
+/// True when the catalog lists exactly the webhook types, then the
+/// operational ones (marked so), each in their order.
 pub fn covers_every_type(docs: &[EventTypeDoc]) -> bool {
-    docs.iter().map(|d| d.event_type.as_str()).eq(WEBHOOK_TYPES)
+    let listed = docs.iter().map(|d| (d.event_type.as_str(), d.operational));
+    let wanted = WEBHOOK_TYPES
+        .iter()
+        .map(|t| (*t, false))
+        .chain(OPERATIONAL_TYPES.iter().map(|t| (*t, true)));
+    listed.eq(wanted)
 }
 
 #[cfg(test)]
@@ -134,6 +144,14 @@ mod tests {
             assert!(d.description.len() > 20, "{}", d.event_type);
             assert_eq!(d.example["type"], json!(d.event_type));
             conforms(&d.schema, &d.example).unwrap();
+            if d.operational {
+                assert!(
+                    d.description.starts_with("Operational: "),
+                    "{}",
+                    d.event_type
+                );
+                continue;
+            }
             let body = example_body(&d.event_type, "org-9").unwrap().unwrap();
             assert_eq!(
                 crate::event::check_event(body.as_bytes()).unwrap(),
@@ -148,6 +166,10 @@ mod tests {
         let mut reordered = docs.clone();
         reordered.swap(0, 1);
         assert!(!covers_every_type(&reordered));
+        let mut unmarked = docs.clone();
+        unmarked[4].operational = false;
+        assert!(!covers_every_type(&unmarked));
+        assert_eq!(docs.iter().filter(|d| d.operational).count(), 7);
     }
 
     #[test]
@@ -181,6 +203,7 @@ mod tests {
             schema_name("api-key-expiration-soon"),
             "ApiKeyExpirationSoonEvent"
         );
+        assert_eq!(schema_name("delivery.exhausted"), "DeliveryExhaustedEvent");
         let doc: Value =
             serde_json::from_str(&with_event_schemas(crate::OPENAPI_JSON).unwrap()).unwrap();
         for d in catalog().unwrap() {

@@ -10,6 +10,13 @@
 //!   the start of the receiver's answer.
 //! - `page_cursors`: the position of each page a client was given (the
 //!   number is its `continuation_token`), kept for a day.
+//! - `stats_hourly`: counters per hour for `GET …/stats`
+//!   ([`crate::delivery_stats`]).
+//! - `destination_health`: the failing streak of the health ladder
+//!   ([`crate::destination_health`]), one row.
+//! - `recoveries` and `recovery_members`: the destination's recoveries
+//!   ([`crate::recovery`]) and the deliveries the running one reopened and
+//!   waits for.
 //!
 //! Every statement is idempotent, so opening a log creates what is missing
 //! and leaves the rest as it is.
@@ -53,3 +60,58 @@ CREATE TABLE IF NOT EXISTS page_cursors (
   after         TEXT NOT NULL,
   created_at    INTEGER NOT NULL
 );";
+
+/// Tables beside the log itself: the health ladder's streak and recoveries.
+pub const STATE_SCHEMA: &str = "\
+CREATE TABLE IF NOT EXISTS destination_health (
+  id            INTEGER PRIMARY KEY CHECK (id = 1),
+  state         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recoveries (
+  id            TEXT PRIMARY KEY,
+  state         TEXT NOT NULL,
+  created_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recovery_members (
+  seq           INTEGER PRIMARY KEY
+);";
+
+/// Everything a destination's object creates in its SQLite.
+pub fn full_schema() -> String {
+    format!(
+        "{SCHEMA}\n{}\n{STATE_SCHEMA}",
+        crate::delivery_stats::schema()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_creates_every_table_and_again_changes_nothing() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        db.execute_batch(&full_schema()).unwrap();
+        db.execute_batch(&full_schema()).unwrap();
+        let mut names: Vec<String> = db
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "attempts",
+                "deliveries",
+                "destination_health",
+                "page_cursors",
+                "recoveries",
+                "recovery_members",
+                "stats_hourly"
+            ]
+        );
+    }
+}

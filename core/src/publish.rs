@@ -62,6 +62,34 @@ pub fn quota_exceeded(retry_after_seconds: u64) -> ApiError {
     }
 }
 
+/// Idempotency keys that start with this are edgehook's own (its scheduled
+/// job and its operational events): a tenant's publish may not use them, so
+/// no tenant can spend a key before edgehook does.
+pub const SYSTEM_KEY_PREFIX: &str = "edgehook:";
+
+/// Refuses a tenant's idempotency key in edgehook's own namespace (422).
+pub fn check_tenant_key(key: &str) -> Result<(), ApiError> {
+    if key
+        .get(..SYSTEM_KEY_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(SYSTEM_KEY_PREFIX))
+    {
+        return Err(ApiError::invalid(
+            &["header", "Idempotency-Key"],
+            format!(
+                "Idempotency keys starting with {SYSTEM_KEY_PREFIX:?} are reserved for edgehook's own events"
+            ),
+            "value_error",
+        ));
+    }
+    Ok(())
+}
+
+/// The idempotency key of one of edgehook's own events: its type and what
+/// makes it unique (a key id, a destination and streak, a delivery and round).
+pub fn system_key(event_type: &str, unique: &str) -> String {
+    format!("{SYSTEM_KEY_PREFIX}{event_type}:{unique}")
+}
+
 /// Bytes kept of a SHA-256 to name an idempotency key or a body: 128 bits, so
 /// that two different keys (or bodies) of a day never share one.
 pub const DIGEST_BYTES: usize = 16;
@@ -107,19 +135,19 @@ CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys(created_
 DROP TABLE IF EXISTS idempotency;";
 
 /// One destination in an organization's routing table: a destination that
-/// is not deleted, the event types it accepts, and whether it is active.
+/// is not deleted (paused ones too) and the event types it accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     pub destination_id: String,
     pub accepted_types: Vec<String>,
-    pub is_active: bool,
 }
 
-/// The destinations that take an event of `event_type`, in table order.
-pub fn targets<'a>(routes: &'a [Route], event_type: &str) -> Vec<&'a str> {
+/// Every destination that takes an event of `event_type`, paused ones too
+/// (they keep it as skipped), in table order.
+pub fn takers<'a>(routes: &'a [Route], event_type: &str) -> Vec<&'a str> {
     routes
         .iter()
-        .filter(|r| r.is_active && r.accepted_types.iter().any(|t| t == event_type))
+        .filter(|r| r.accepted_types.iter().any(|t| t == event_type))
         .map(|r| r.destination_id.as_str())
         .collect()
 }
@@ -149,6 +177,30 @@ mod tests {
             taken += 1;
         }
         assert_eq!(taken, 20);
+    }
+
+    #[test]
+    fn edgehooks_own_keys_are_reserved() {
+        assert_eq!(
+            system_key("api-key-expiration-soon", "k1"),
+            "edgehook:api-key-expiration-soon:k1"
+        );
+        for reserved in [
+            "edgehook:x",
+            "EdgeHook:api-key-expiration-soon:k1",
+            "edgehook:",
+        ] {
+            let e = check_tenant_key(reserved).unwrap_err();
+            assert_eq!(e.to_http().status, 422, "{reserved}");
+        }
+        for ok in [
+            "api-key-expiration-soon:k1",
+            "edgehook",
+            "my-edgehook:x",
+            "é",
+        ] {
+            assert!(check_tenant_key(ok).is_ok(), "{ok}");
+        }
     }
 
     #[test]
@@ -199,22 +251,19 @@ mod tests {
             Route {
                 destination_id: "a".into(),
                 accepted_types: vec!["t1".into(), "t2".into()],
-                is_active: true,
             },
             Route {
                 destination_id: "b".into(),
                 accepted_types: vec!["t2".into()],
-                is_active: true,
             },
             Route {
                 destination_id: "paused".into(),
                 accepted_types: vec!["t1".into(), "t2".into()],
-                is_active: false,
             },
         ];
-        assert_eq!(targets(&routes, "t2"), vec!["a", "b"]);
-        assert_eq!(targets(&routes, "t1"), vec!["a"]);
-        assert!(targets(&routes, "t3").is_empty());
+        assert_eq!(takers(&routes, "t2"), vec!["a", "b", "paused"]);
+        assert_eq!(takers(&routes, "t1"), vec!["a", "paused"]);
+        assert!(takers(&routes, "t3").is_empty());
         assert_eq!(key_digest("k").len(), DIGEST_BYTES);
         assert_ne!(key_digest("k"), key_digest("k2"));
         assert_eq!(

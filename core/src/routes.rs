@@ -3,6 +3,7 @@
 //! [`match_route`]; a test holds the served OpenAPI document to the same table.
 
 use crate::auth;
+use crate::destination::Kind;
 use crate::error::ApiError;
 use crate::ids::is_valid_id;
 
@@ -18,6 +19,9 @@ pub enum Route {
     ListDeliveries,
     GetDelivery,
     RetryDelivery,
+    RecoverDeliveries,
+    GetRecovery,
+    DestinationStats,
     PublishEvent,
     SendTestEvent,
     ListEventTypes,
@@ -74,6 +78,8 @@ const fn spec(
 
 const DEST: &str = "/v1/{organization}/webhook_destination/";
 const ONE: &str = "/v1/{organization}/webhook_destination/{webhook_destination_id}";
+const OPS: &str = "/v1/{organization}/operational_destination/";
+const OPS_ONE: &str = "/v1/{organization}/operational_destination/{operational_destination_id}";
 
 /// Every route, in the order they are documented.
 pub const ROUTES: &[RouteSpec] = &[
@@ -137,6 +143,92 @@ pub const ROUTES: &[RouteSpec] = &[
         Route::RetryDelivery,
         "POST",
         "/v1/{organization}/webhook_destination/{webhook_destination_id}/delivery/{delivery_id}/retry",
+        Some(auth::UPDATE_DESTINATION),
+        RateClass::Standard,
+    ),
+    spec(
+        Route::RecoverDeliveries,
+        "POST",
+        "/v1/{organization}/webhook_destination/{webhook_destination_id}/recover",
+        Some(auth::UPDATE_DESTINATION),
+        RateClass::Standard,
+    ),
+    spec(
+        Route::GetRecovery,
+        "GET",
+        "/v1/{organization}/webhook_destination/{webhook_destination_id}/recover/{recovery_id}",
+        Some(auth::GET_DELIVERIES),
+        RateClass::Standard,
+    ),
+    spec(
+        Route::DestinationStats,
+        "GET",
+        "/v1/{organization}/webhook_destination/{webhook_destination_id}/stats",
+        Some(auth::GET_DELIVERIES),
+        RateClass::Standard,
+    ),
+    // Operational destinations: the same resource for edgehook's own events,
+    // with the same permissions, answered by the same handlers.
+    spec(
+        Route::ListDestinations,
+        "GET",
+        OPS,
+        Some(auth::GET_DESTINATION),
+        RateClass::Standard,
+    ),
+    spec(
+        Route::CreateDestination,
+        "POST",
+        OPS,
+        Some(auth::CREATE_DESTINATION),
+        RateClass::Standard,
+    ),
+    spec(
+        Route::GetDestination,
+        "GET",
+        OPS_ONE,
+        Some(auth::GET_DESTINATION),
+        RateClass::Standard,
+    ),
+    spec(
+        Route::UpdateDestination,
+        "POST",
+        OPS_ONE,
+        Some(auth::UPDATE_DESTINATION),
+        RateClass::Standard,
+    ),
+    spec(
+        Route::DeleteDestination,
+        "DELETE",
+        OPS_ONE,
+        Some(auth::DELETE_DESTINATION),
+        RateClass::Standard,
+    ),
+    spec(
+        Route::RotateSecret,
+        "POST",
+        "/v1/{organization}/operational_destination/{operational_destination_id}/rotate-secret",
+        Some(auth::UPDATE_DESTINATION),
+        RateClass::Standard,
+    ),
+    spec(
+        Route::ListDeliveries,
+        "GET",
+        "/v1/{organization}/operational_destination/{operational_destination_id}/delivery",
+        Some(auth::GET_DELIVERIES),
+        RateClass::Slow,
+    ),
+    spec(
+        Route::GetDelivery,
+        "GET",
+        "/v1/{organization}/operational_destination/{operational_destination_id}/delivery/{delivery_id}",
+        Some(auth::GET_DELIVERIES),
+        RateClass::Standard,
+    ),
+    spec(
+        Route::RetryDelivery,
+        "POST",
+        "/v1/{organization}/operational_destination/{operational_destination_id}/delivery/{delivery_id}/retry",
         Some(auth::UPDATE_DESTINATION),
         RateClass::Standard,
     ),
@@ -252,7 +344,12 @@ impl Matched {
     /// Checks the path parameters' formats (422 as the seed API answers). Called
     /// after authentication, so an anonymous caller learns nothing but 401.
     pub fn check_params(&self) -> Result<(), ApiError> {
-        for name in ["webhook_destination_id", "delivery_id"] {
+        for name in [
+            "webhook_destination_id",
+            "operational_destination_id",
+            "delivery_id",
+            "recovery_id",
+        ] {
             if self.spec.path.contains(&format!("{{{name}}}")) && !is_valid_id(self.param(name)) {
                 return Err(ApiError::invalid(
                     &["path", name],
@@ -262,6 +359,23 @@ impl Matched {
             }
         }
         Ok(())
+    }
+
+    /// The destination a path names, of either kind.
+    pub fn destination_id(&self) -> &str {
+        match self.param("webhook_destination_id") {
+            "" => self.param("operational_destination_id"),
+            id => id,
+        }
+    }
+
+    /// The kind of destination a path is about.
+    pub fn kind(&self) -> Kind {
+        if self.spec.path.contains("/operational_destination/") {
+            Kind::Operational
+        } else {
+            Kind::Webhook
+        }
     }
 
     /// The value of a `{name}` segment.
@@ -366,6 +480,55 @@ mod tests {
                 .spec
                 .route,
             Route::DeleteDestination
+        );
+    }
+
+    #[test]
+    fn operational_destinations_answer_at_their_own_paths() {
+        let m = match_route("POST", "/v1/acme/operational_destination/").unwrap();
+        assert_eq!(
+            (m.spec.route, m.kind()),
+            (Route::CreateDestination, Kind::Operational)
+        );
+        let m = match_route(
+            "GET",
+            &format!("/v1/acme/operational_destination/{ID}/delivery"),
+        )
+        .unwrap();
+        assert_eq!(
+            (m.spec.route, m.kind(), m.destination_id(), m.spec.rate),
+            (
+                Route::ListDeliveries,
+                Kind::Operational,
+                ID,
+                RateClass::Slow
+            )
+        );
+        let m = match_route("GET", &format!("/v1/acme/webhook_destination/{ID}")).unwrap();
+        assert_eq!((m.kind(), m.destination_id()), (Kind::Webhook, ID));
+        let bad = match_route("DELETE", "/v1/acme/operational_destination/nope").unwrap();
+        assert_eq!(bad.check_params().unwrap_err().to_http().status, 422);
+        let m = match_route(
+            "GET",
+            &format!("/v1/acme/webhook_destination/{ID}/recover/{ID}"),
+        )
+        .unwrap();
+        assert_eq!(
+            (m.spec.route, m.param("recovery_id")),
+            (Route::GetRecovery, ID)
+        );
+        let bad = match_route(
+            "GET",
+            &format!("/v1/acme/webhook_destination/{ID}/recover/x"),
+        )
+        .unwrap();
+        assert_eq!(bad.check_params().unwrap_err().to_http().status, 422);
+        assert_eq!(
+            match_route("GET", &format!("/v1/acme/webhook_destination/{ID}/stats"))
+                .unwrap()
+                .spec
+                .route,
+            Route::DestinationStats
         );
     }
 

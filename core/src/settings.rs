@@ -26,6 +26,11 @@ pub struct Settings {
     /// Wall time a delivery run starts attempts for before it yields to its
     /// alarm (`EDGEHOOK_RUN_BUDGET_SECONDS`).
     pub run_budget_seconds: i64,
+    /// How long a destination's deliveries may only fail before it is
+    /// disabled (`EDGEHOOK_DISABLE_AFTER_SECONDS`)...
+    pub disable_after_seconds: i64,
+    /// ...with at least this many deliveries exhausted (`EDGEHOOK_DISABLE_AFTER_FAILURES`).
+    pub disable_after_failures: i64,
 }
 
 impl Default for Settings {
@@ -43,6 +48,8 @@ impl Default for Settings {
             publish_per_second: 100,
             max_in_flight: crate::pipeline::DEFAULT_MAX_IN_FLIGHT,
             run_budget_seconds: crate::pipeline::DEFAULT_RUN_BUDGET_SECONDS,
+            disable_after_seconds: crate::destination_health::DEFAULT_DISABLE_AFTER_SECONDS,
+            disable_after_failures: crate::destination_health::DEFAULT_DISABLE_AFTER_FAILURES,
         }
     }
 }
@@ -102,7 +109,25 @@ impl Settings {
                 "EDGEHOOK_RUN_BUDGET_SECONDS must be between 1 and {MAX_RUN_BUDGET_SECONDS}"
             ));
         }
+        let disable_after_seconds = num(
+            "EDGEHOOK_DISABLE_AFTER_SECONDS",
+            get("EDGEHOOK_DISABLE_AFTER_SECONDS"),
+            d.disable_after_seconds,
+        )?;
+        let disable_after_failures = num(
+            "EDGEHOOK_DISABLE_AFTER_FAILURES",
+            get("EDGEHOOK_DISABLE_AFTER_FAILURES"),
+            d.disable_after_failures,
+        )?;
+        if disable_after_seconds < 1 || disable_after_failures < 1 {
+            return Err(
+                "EDGEHOOK_DISABLE_AFTER_SECONDS and EDGEHOOK_DISABLE_AFTER_FAILURES must be at least 1"
+                    .into(),
+            );
+        }
         Ok(Settings {
+            disable_after_seconds,
+            disable_after_failures,
             max_in_flight,
             run_budget_seconds,
             retry_schedule_seconds,
@@ -240,6 +265,31 @@ mod tests {
         ] {
             let e = from(&[(name, bad)]).unwrap_err();
             assert!(e.contains(name), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_health_ladder_settings() {
+        let d = from(&[]).unwrap();
+        assert_eq!(
+            (d.disable_after_seconds, d.disable_after_failures),
+            (432_000, 10)
+        );
+        let s = from(&[
+            ("EDGEHOOK_DISABLE_AFTER_SECONDS", "20"),
+            ("EDGEHOOK_DISABLE_AFTER_FAILURES", "1"),
+        ])
+        .unwrap();
+        assert_eq!((s.disable_after_seconds, s.disable_after_failures), (20, 1));
+        for (name, bad) in [
+            ("EDGEHOOK_DISABLE_AFTER_SECONDS", "0"),
+            ("EDGEHOOK_DISABLE_AFTER_FAILURES", "0"),
+            ("EDGEHOOK_DISABLE_AFTER_FAILURES", "x"),
+        ] {
+            assert!(
+                from(&[(name, bad)]).unwrap_err().contains(name),
+                "{name}={bad}"
+            );
         }
     }
 
