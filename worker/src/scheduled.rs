@@ -7,6 +7,7 @@ use crate::config;
 use crate::organization::client::OrganizationClient;
 use crate::store::api_keys::{self, Expiring};
 use edgehook_core::error::ApiError;
+use edgehook_core::publish::system_key;
 use edgehook_core::time::rfc3339_ms;
 use serde_json::json;
 use worker::Env;
@@ -49,6 +50,7 @@ async fn expiring_keys(env: &Env) -> Result<Vec<Expiring>, ApiError> {
 
 /// Emits `api-key-expiration-soon` for one key and records it.
 async fn warn(env: &Env, k: &Expiring) -> Result<(), ApiError> {
+    config::fault(env, &format!("warn-expiring-key-of:{}", k.org_id))?;
     let body = json!({
         "type": "api-key-expiration-soon",
         "org_id": k.org_id,
@@ -57,8 +59,9 @@ async fn warn(env: &Env, k: &Expiring) -> Result<(), ApiError> {
         "expires_at": rfc3339_ms(k.expires_at),
     });
     // The idempotency key makes a warning published twice (a crash before
-    // the key is marked) still a single event.
-    let idempotency_key = format!("api-key-expiration-soon:{}", k.id);
+    // the key is marked) still a single event; it is in edgehook's own
+    // namespace, which no tenant's publish may use.
+    let idempotency_key = system_key("api-key-expiration-soon", &k.id);
     OrganizationClient::new(env, &k.org_id)?
         .publish(
             "api-key-expiration-soon",

@@ -1,7 +1,10 @@
 //! `/v1/{organization}/webhook_destination/…`: the seed API's destination
-//! endpoints plus the one-destination read. Reads come from D1; every change to
-//! an existing destination goes through its Durable Object, and then tells the
-//! organization's object that its routing table changed.
+//! endpoints plus the one-destination read, and the same for
+//! `/v1/{organization}/operational_destination/…`. Reads come from D1; every
+//! change to an existing destination goes through its Durable Object, then
+//! tells the organization's object that its routing table changed, and tells
+//! the organization's operational destinations (`destination.created`,
+//! `destination.updated`, `destination.deleted`).
 
 use crate::context::Caller;
 use crate::destination::DeliveryConfig;
@@ -10,9 +13,12 @@ use crate::error::Context;
 use crate::http::{self, internal};
 use crate::organization::client::OrganizationClient;
 use crate::{config, store};
-use edgehook_core::destination::{parse_destination_changes, parse_new_destination};
+use edgehook_core::destination::{
+    DestinationChanges, Kind, parse_destination_changes, parse_new_destination,
+};
 use edgehook_core::error::{ApiError, FieldError};
 use edgehook_core::ids::{is_valid_id, new_id};
+use edgehook_core::operational::{self, About};
 use edgehook_core::routes::{Matched, Route};
 use serde_json::json;
 use worker::{Env, Request, Response};
@@ -24,30 +30,53 @@ pub async fn handle(
     caller: &Caller,
 ) -> Result<Response, ApiError> {
     let org = caller.org_id.as_str();
-    let id = m.param("webhook_destination_id").to_string();
+    let id = m.destination_id().to_string();
+    let kind = m.kind();
+    let about = About {
+        org_id: org,
+        destination_id: &id,
+        kind,
+    };
     match m.spec.route {
-        Route::ListDestinations => list(&req, env, org).await,
+        Route::ListDestinations => list(&req, env, org, kind).await,
         Route::CreateDestination => {
             let body = http::body(&mut req, http::MAX_BODY_BYTES).await?;
-            create(env, caller, &body).await
+            create(env, caller, kind, &body).await
         }
-        Route::GetDestination => {
-            http::json(200, &store::destinations::require(env, org, &id).await?)
-        }
+        Route::GetDestination => http::json(
+            200,
+            &store::destinations::require(env, org, &id, kind).await?,
+        ),
         Route::UpdateDestination => {
             let body = http::body(&mut req, http::MAX_BODY_BYTES).await?;
-            let changes = parse_destination_changes(&body)?;
-            existing(env, org, &id).await?.update(org, changes).await?;
-            OrganizationClient::new(env, org)?.routes_changed().await;
+            let changes = parse_destination_changes(&body, kind)?;
+            existing(env, org, &id, kind)
+                .await?
+                .update(org, changes.clone())
+                .await?;
+            let orgs = OrganizationClient::new(env, org)?;
+            orgs.routes_changed().await;
+            let active = store::destinations::require(env, org, &id, kind)
+                .await?
+                .is_active;
+            orgs.announce(operational::updated(
+                about,
+                config::now_ms(),
+                &changed(&changes),
+                active,
+            ))
+            .await;
             http::no_content()
         }
         Route::DeleteDestination => {
-            existing(env, org, &id).await?.delete(org).await?;
-            OrganizationClient::new(env, org)?.routes_changed().await;
+            existing(env, org, &id, kind).await?.delete(org).await?;
+            let orgs = OrganizationClient::new(env, org)?;
+            orgs.routes_changed().await;
+            orgs.announce(operational::deleted(about)).await;
             http::no_content()
         }
         Route::RotateSecret => {
-            let rotated = existing(env, org, &id).await?.rotate(org).await?;
+            let rotated = existing(env, org, &id, kind).await?.rotate(org).await?;
             http::json(200, &rotated)
         }
         other => Err(internal(format!(
@@ -57,14 +86,34 @@ pub async fn handle(
 }
 
 /// The client of an existing destination's object; 404 (and no object
-/// touched) when D1 has no such destination in the organization.
-async fn existing(env: &Env, org: &str, id: &str) -> Result<DestinationClient, ApiError> {
-    let d = store::destinations::require(env, org, id).await?;
+/// touched) when D1 has no such destination of `kind` in the organization.
+async fn existing(
+    env: &Env,
+    org: &str,
+    id: &str,
+    kind: Kind,
+) -> Result<DestinationClient, ApiError> {
+    let d = store::destinations::require(env, org, id, kind).await?;
     DestinationClient::new(env, &d.id)
 }
 
+/// The names of the fields an update sent.
+fn changed(c: &DestinationChanges) -> Vec<&'static str> {
+    [
+        ("accepted_types", c.accepted_types.is_some()),
+        ("retry_attempts", c.retry_attempts.is_some()),
+        ("name", c.name.is_some()),
+        ("is_active", c.is_active.is_some()),
+        ("timeout_seconds", c.timeout_seconds.is_some()),
+        ("max_per_second", c.max_per_second.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, sent)| sent.then_some(name))
+    .collect()
+}
+
 /// `GET /`: all destinations, or those named by repeated `id` parameters.
-async fn list(req: &Request, env: &Env, org: &str) -> Result<Response, ApiError> {
+async fn list(req: &Request, env: &Env, org: &str, kind: Kind) -> Result<Response, ApiError> {
     let url = req.url().ctx("request: read the URL")?;
     let ids: Vec<String> = url
         .query_pairs()
@@ -90,26 +139,27 @@ async fn list(req: &Request, env: &Env, org: &str) -> Result<Response, ApiError>
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let mut all = store::destinations::list(env, org).await?;
+    let mut all = store::destinations::list(env, org, kind).await?;
     if !ids.is_empty() {
         all.retain(|d| ids.contains(&d.id));
     }
+    // Operational destinations answer in the same shapes, field names included.
     http::json(200, &json!({ "webhook_destinations": all }))
 }
 
 /// `POST /`: stores the destination, gives its object the first secret, and
 /// answers the secret, the only time it is ever shown.
-async fn create(env: &Env, caller: &Caller, body: &[u8]) -> Result<Response, ApiError> {
-    let d = parse_new_destination(body, caller.settings.allow_loopback_destinations)?;
+async fn create(env: &Env, caller: &Caller, kind: Kind, body: &[u8]) -> Result<Response, ApiError> {
+    let d = parse_new_destination(body, caller.settings.allow_loopback_destinations, kind)?;
     let now = config::now_ms();
     let id = new_id(now / 1000, &config::random::<8>()?);
     let secret = edgehook_sdk::secret_from_bytes(&config::random::<32>()?);
-    store::destinations::insert_within_limit(env, &caller.org_id, &id, &d, now).await?;
+    store::destinations::insert_within_limit(env, &caller.org_id, &id, kind, &d, now).await?;
     let init = DestinationClient::new(env, &id)?
         .init(
             secret.clone(),
             now,
-            DeliveryConfig::of_new(&id, &caller.org_id, &d),
+            DeliveryConfig::of_new(&id, &caller.org_id, kind, &d),
         )
         .await;
     if let Err(e) = init {
@@ -119,9 +169,20 @@ async fn create(env: &Env, caller: &Caller, body: &[u8]) -> Result<Response, Api
             "destination {id} could not store its secret: {e:?}"
         )));
     }
-    OrganizationClient::new(env, &caller.org_id)?
-        .routes_changed()
-        .await;
+    let orgs = OrganizationClient::new(env, &caller.org_id)?;
+    orgs.routes_changed().await;
+    let about = About {
+        org_id: &caller.org_id,
+        destination_id: &id,
+        kind,
+    };
+    orgs.announce(operational::created(
+        about,
+        &d.url,
+        &d.accepted_types,
+        d.is_active,
+    ))
+    .await;
     http::json(
         201,
         &json!({ "webhook_destination_id": id, "secret": secret }),

@@ -10,11 +10,13 @@ use crate::error::Context;
 use crate::http::{self, internal};
 use crate::organization::client::OrganizationClient;
 use crate::{config, store};
+use edgehook_core::destination::Kind;
 use edgehook_core::error::ApiError;
 use edgehook_core::event::{MAX_EVENT_BYTES, check_event, check_idempotency_key};
 use edgehook_core::event_catalog::example_body;
 use edgehook_core::event_types::{WEBHOOK_TYPES, is_webhook_type};
 use edgehook_core::ids::new_id;
+use edgehook_core::publish::check_tenant_key;
 use edgehook_core::routes::Matched;
 use serde_json::json;
 use worker::{Env, Request, Response};
@@ -23,6 +25,7 @@ pub async fn handle(mut req: Request, env: &Env, caller: &Caller) -> Result<Resp
     let key = http::header(&req, "idempotency-key");
     if let Some(k) = &key {
         check_idempotency_key(k)?;
+        check_tenant_key(k)?;
     }
     let body = http::body(&mut req, MAX_EVENT_BYTES).await?;
     let event_type = check_event(&body)?;
@@ -42,9 +45,13 @@ pub async fn send_test(
     m: &Matched,
     caller: &Caller,
 ) -> Result<Response, ApiError> {
-    let destination =
-        store::destinations::require(env, &caller.org_id, m.param("webhook_destination_id"))
-            .await?;
+    let destination = store::destinations::require(
+        env,
+        &caller.org_id,
+        m.param("webhook_destination_id"),
+        Kind::Webhook,
+    )
+    .await?;
     let body = http::body(&mut req, http::MAX_BODY_BYTES).await?;
     let fields = edgehook_core::destination::parse_json_object(&body)?;
     let event_type = match fields.get("type") {
@@ -82,6 +89,11 @@ pub async fn send_test(
         .await?;
     match stored {
         Enqueued::Stored => http::json(202, &json!({ "delivery_id": delivery_id })),
+        Enqueued::Skipped => Err(ApiError::Conflict(format!(
+            "webhook destination {} is paused or disabled: the test event is kept as skipped; \
+             set is_active to true to send it",
+            destination.id
+        ))),
         Enqueued::Gone => Err(ApiError::NotFound(format!(
             "webhook destination {} not found",
             destination.id

@@ -39,7 +39,12 @@ pub async fn dispatch(req: Request, env: &Env, m: &Matched) -> Result<Response, 
             let caller = context::enter(&req, env, m).await?;
             destinations::handle(req, env, m, &caller).await
         }
-        Route::ListDeliveries | Route::GetDelivery | Route::RetryDelivery => {
+        Route::ListDeliveries
+        | Route::GetDelivery
+        | Route::RetryDelivery
+        | Route::RecoverDeliveries
+        | Route::GetRecovery
+        | Route::DestinationStats => {
             let caller = context::enter(&req, env, m).await?;
             deliveries::handle(req, env, m, &caller).await
         }

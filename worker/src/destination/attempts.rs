@@ -1,13 +1,12 @@
 //! The attempts of a delivery run: taking due deliveries from the queue with a
-//! lease, starting a signed attempt of each at once, waiting for the first
-//! of an attempt's end, a wake or a timer, and recording each attempt the
-//! moment it ends with the delivery's new state.
+//! lease (and, once it runs dry, a running recovery's next batch), starting a
+//! signed attempt of each at once, and waiting for the first of an attempt's
+//! end, a wake or a timer. What an attempt's end means is `super::outcomes`.
 
 use super::log::DueRow;
 use super::state::Destination;
 use crate::config;
 use crate::delivery::{self, Attempted};
-use edgehook_core::delivery_run::{RetryPolicy, settle};
 use edgehook_core::error::ApiError;
 use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -49,12 +48,12 @@ impl Signal {
 
 /// An attempt that ended, to be recorded.
 pub(super) struct Finished {
-    row: DueRow,
-    sent_at: i64,
-    attempted: Attempted,
-    dual_signed: bool,
+    pub(super) row: DueRow,
+    pub(super) sent_at: i64,
+    pub(super) attempted: Attempted,
+    pub(super) dual_signed: bool,
     /// The destination's `retry_attempts` when the attempt started.
-    retries: i64,
+    pub(super) retries: i64,
 }
 
 pub(super) type Attempts<'a> = FuturesUnordered<LocalBoxFuture<'a, Finished>>;
@@ -73,11 +72,15 @@ impl Destination {
         if !dest.is_active {
             return Ok(vec![]);
         }
-        let due = self.log()?.take_due(
-            now,
-            i64::from(n),
-            now + dest.timeout_seconds * 1000 + LEASE_GRACE_MS,
-        )?;
+        let lease = now + dest.timeout_seconds * 1000 + LEASE_GRACE_MS;
+        let mut due = self.log()?.take_due(now, i64::from(n), lease)?;
+        if due.len() < n as usize && self.feed_recovery(now)? {
+            // The queue ran dry while a recovery has more: its next batch.
+            let more = self
+                .log()?
+                .take_due(now, i64::from(n) - due.len() as i64, lease)?;
+            due.extend(more);
+        }
         if due.is_empty() {
             return Ok(vec![]);
         }
@@ -165,48 +168,5 @@ impl Destination {
             Poll::Pending
         })
         .await
-    }
-
-    /// Records an attempt that ended and its delivery's new state; answers
-    /// when the delivery needs the alarm again (its retry, or its purge).
-    pub(super) fn record(&self, done: Finished) -> Result<Option<i64>, ApiError> {
-        let Finished {
-            row,
-            sent_at,
-            attempted,
-            dual_signed,
-            retries,
-        } = done;
-        if let Some(c) = self.in_flight.borrow_mut().remove(&row.seq)
-            && !attempted.ended
-        {
-            c.abort();
-        }
-        if self.is_deleted() {
-            // Deleted meanwhile: its log is gone and nothing more is recorded.
-            return Ok(None);
-        }
-        let settings = config::settings(&self.env)?;
-        let policy = RetryPolicy {
-            retries: retries as u32,
-            schedule: &settings.retry_schedule_seconds,
-        };
-        let jitter = config::random::<4>()
-            .map(|b| f64::from(u32::from_le_bytes(b)) / (f64::from(u32::MAX) + 1.0))
-            .unwrap_or(0.5);
-        let settled = settle(
-            row.due(),
-            policy,
-            &attempted.outcome,
-            attempted.answer,
-            sent_at,
-            attempted.duration_ms,
-            jitter,
-        );
-        self.log()?
-            .record(row.seq, &settled, dual_signed, config::now_ms())?;
-        Ok(Some(settled.next_attempt_at_ms.unwrap_or(
-            row.created_at + settings.delivery_retention_seconds * 1000,
-        )))
     }
 }

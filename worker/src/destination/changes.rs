@@ -7,11 +7,14 @@
 //! - rotation writes D1 first and the new secret last; cut off in between, the
 //!   old secret keeps signing and nobody holds a secret that was never shown.
 
+use super::outcomes::announce;
 use super::state::{Destination, not_found};
 use super::{DeliveryConfig, Rotated};
 use crate::{config, store};
 use edgehook_core::destination::DestinationChanges;
+use edgehook_core::destination_health::Verdict;
 use edgehook_core::error::ApiError;
+use edgehook_core::operational::{self, About};
 use edgehook_core::secrets::SecretState;
 use edgehook_core::time::rfc3339_ms;
 use std::rc::Rc;
@@ -39,14 +42,34 @@ impl Destination {
     ) -> Result<(), ApiError> {
         let _guard = self.begin_change()?;
         let now = config::now_ms();
-        self.existing().await?;
+        let kind = self.existing().await?.kind;
         if !store::destinations::update(&self.env, org_id, id, changes, now).await? {
             return Err(not_found(id));
         }
-        let Some(d) = store::destinations::get(&self.env, org_id, id).await? else {
+        let Some(d) = store::destinations::get(&self.env, org_id, id, kind).await? else {
             return Err(not_found(id));
         };
-        self.put_config(DeliveryConfig::of(org_id, &d)).await?;
+        self.put_config(DeliveryConfig::of(org_id, kind, &d))
+            .await?;
+        if changes.is_active == Some(true) {
+            // Re-enabled: the health ladder starts over; a destination it had
+            // disabled has recovered.
+            let verdict = {
+                let log = self.log()?;
+                let mut health = log.health()?;
+                let verdict = health.re_enabled();
+                log.put_health(&health)?;
+                verdict
+            };
+            if verdict == Verdict::Recovered {
+                let about = About {
+                    org_id,
+                    destination_id: id,
+                    kind,
+                };
+                announce(&self.env, org_id, operational::recovered(about, now, true));
+            }
+        }
         if d.is_active {
             // Deliveries held while paused go out now, at the new settings.
             self.wake(now).await?;

@@ -4,12 +4,14 @@
 //! before it makes a client for an existing destination, so an unknown id
 //! never creates an object or its storage.
 
-use super::{Command, DeliveryConfig, Enqueued, NewDelivery, Page, Rotated};
+use super::{Command, DeliveryConfig, Enqueued, NewDelivery, Page, Recovered, Rotated};
 use crate::objects::{ObjectStub, call, stub};
 use edgehook_core::deliveries_query::DeliveryQuery;
 use edgehook_core::delivery::DeliveryView;
+use edgehook_core::delivery_stats::Stats;
 use edgehook_core::destination::DestinationChanges;
 use edgehook_core::error::ApiError;
+use edgehook_core::recovery::{Progress, RecoverRequest};
 use worker::Env;
 
 pub struct DestinationClient {
@@ -104,6 +106,28 @@ impl DestinationClient {
             },
         )
         .await
+    }
+
+    pub async fn recover(&self, request: RecoverRequest) -> Result<Recovered, ApiError> {
+        call(&self.stub, &Command::Recover { request }).await
+    }
+
+    pub async fn recovery_status(&self, recovery_id: &str) -> Result<Progress, ApiError> {
+        call(
+            &self.stub,
+            &Command::RecoveryStatus {
+                recovery_id: recovery_id.into(),
+            },
+        )
+        .await
+    }
+
+    pub async fn stats(
+        &self,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+    ) -> Result<Stats, ApiError> {
+        call(&self.stub, &Command::Stats { since_ms, until_ms }).await
     }
 
     pub async fn retry(&self, delivery_id: &str) -> Result<DeliveryView, ApiError> {

@@ -6,9 +6,11 @@
 //! the lease of an attempt in flight). One row per attempt holds its time,
 //! status code, duration, error and the start of the receiver's answer.
 //! Cursors keep the position of each page a client was given; the pages
-//! themselves are read as `edgehook_core::deliveries_page` decides. Writes
-//! made without an `await` between them commit together, so a run's records
-//! and the queue never disagree.
+//! themselves are read as `edgehook_core::deliveries_page` decides. Every
+//! change of a delivery's state also moves it between the hourly counters
+//! (`super::bookkeeping`). Writes made without an `await` between them
+//! commit together, so a run's records, the queue and the counters never
+//! disagree.
 
 use super::{NewDelivery, Page};
 use crate::error::Context;
@@ -19,8 +21,9 @@ use edgehook_core::deliveries_page::{
 use edgehook_core::deliveries_query::DeliveryQuery;
 use edgehook_core::delivery::{AttemptView, DeliveryView, State};
 use edgehook_core::delivery_run::{Due, Settled};
+use edgehook_core::delivery_stats::Count;
 use edgehook_core::error::ApiError;
-use edgehook_core::log_schema::SCHEMA;
+use edgehook_core::log_schema::full_schema;
 use edgehook_core::time::rfc3339_ms;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -34,7 +37,10 @@ pub const CURSOR_LIFETIME_MS: i64 = 24 * 3600 * 1000;
 pub struct DueRow {
     pub seq: i64,
     pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
     pub body: String,
+    pub state: String,
     pub attempt_count: i64,
     pub round_start: i64,
     pub created_at: i64,
@@ -46,6 +52,12 @@ impl DueRow {
             attempt_count: self.attempt_count as u32,
             round_start: self.round_start as u32,
         }
+    }
+
+    /// Its state when taken (pending or retrying).
+    pub fn state(&self) -> Result<State, ApiError> {
+        State::parse(&self.state)
+            .ok_or_else(|| internal(format!("delivery {} has state {:?}", self.id, self.state)))
     }
 }
 
@@ -61,8 +73,8 @@ struct AttemptRow {
 }
 
 #[derive(Deserialize)]
-struct Value {
-    v: Option<i64>,
+pub(super) struct Value {
+    pub(super) v: Option<i64>,
 }
 
 /// The log of one destination.
@@ -74,7 +86,7 @@ impl Log {
     /// The log over an object's SQLite; creates its tables if they are missing.
     pub fn open(sql: SqlStorage) -> Result<Log, ApiError> {
         let log = Log { sql };
-        log.exec(SCHEMA, vec![])?;
+        log.exec(&full_schema(), vec![])?;
         Ok(log)
     }
 
@@ -87,21 +99,37 @@ impl Log {
         Ok(!rows.is_empty())
     }
 
-    /// Stores a new delivery, queued for now. A delivery id already in the
-    /// log is left as it is (a publish retried after a lost answer).
-    pub fn insert(&self, d: &NewDelivery, now_ms: i64) -> Result<(), ApiError> {
-        self.exec(
+    /// Stores a new delivery, queued for now, or `skipped` (kept, never sent
+    /// unless recovered) when the destination is paused or disabled. A
+    /// delivery id already in the log is left as it is (a publish retried
+    /// after a lost answer).
+    pub fn insert(&self, d: &NewDelivery, now_ms: i64, skipped: bool) -> Result<(), ApiError> {
+        let state = if skipped {
+            State::Skipped
+        } else {
+            State::Pending
+        };
+        let inserted: Vec<Value> = self.select(
             "INSERT OR IGNORE INTO deliveries (id, type, body, state, due_at, created_at, updated_at) \
-             VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq AS v",
             vec![
                 d.delivery_id.as_str().into(),
                 d.event_type.as_str().into(),
                 d.body.as_str().into(),
-                now_ms.into(),
+                state.as_str().into(),
+                if skipped { SqlStorageValue::Null } else { now_ms.into() },
                 d.created_at_ms.into(),
                 now_ms.into(),
             ],
-        )
+        )?;
+        if !inserted.is_empty() {
+            self.count(Count::State {
+                created_at_ms: d.created_at_ms,
+                from: None,
+                to: state,
+            })?;
+        }
+        Ok(())
     }
 
     /// Takes up to `limit` deliveries due by `now_ms`, earliest first, and
@@ -116,21 +144,32 @@ impl Log {
         self.select(
             "UPDATE deliveries SET due_at = ? WHERE seq IN \
              (SELECT seq FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?) \
-             RETURNING seq, id, body, attempt_count, round_start, created_at",
+             RETURNING seq, id, type, body, state, attempt_count, round_start, created_at",
             vec![until_ms.into(), now_ms.into(), limit.into()],
         )
     }
 
-    /// Records an attempt and the delivery's new state; a finished delivery
-    /// leaves the queue.
+    /// Records an attempt of `row` and the delivery's new state; a finished
+    /// delivery leaves the queue.
     pub fn record(
         &self,
-        seq: i64,
+        row: &DueRow,
         s: &Settled,
         dual_signed: bool,
         now_ms: i64,
     ) -> Result<(), ApiError> {
+        let seq = row.seq;
         let a = &s.attempt;
+        self.count(Count::State {
+            created_at_ms: row.created_at,
+            from: Some(row.state()?),
+            to: s.state,
+        })?;
+        self.count(Count::Attempt {
+            at_ms: a.attempted_at_ms,
+            duration_ms: a.duration_ms,
+            ok: s.state == State::Success,
+        })?;
         self.exec(
             "INSERT OR REPLACE INTO attempts (delivery_seq, attempt_no, attempted_at, status_code, duration_ms, error, answer, answer_truncated) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -196,6 +235,7 @@ impl Log {
             "DELETE FROM page_cursors WHERE created_at < ?",
             vec![(now_ms - CURSOR_LIFETIME_MS).into()],
         )?;
+        self.forget_counts_before(cutoff_ms)?;
         Ok(old.len())
     }
 
@@ -271,18 +311,28 @@ impl Log {
         #[derive(Deserialize)]
         struct Current {
             state: String,
+            created_at: i64,
         }
-        let current: Vec<Current> =
-            self.select("SELECT state FROM deliveries WHERE id = ?", vec![id.into()])?;
-        match current.first().map(|c| c.state.as_str()) {
+        let current: Vec<Current> = self.select(
+            "SELECT state, created_at FROM deliveries WHERE id = ?",
+            vec![id.into()],
+        )?;
+        match current.first().map(|c| (c.state.as_str(), c.created_at)) {
             None => Err(ApiError::NotFound(format!(
                 "webhook delivery {id} not found"
             ))),
-            Some("failed") => self.exec(
-                "UPDATE deliveries SET state = 'pending', round_start = attempt_count, due_at = ?, \
-                 next_retry_at = NULL, updated_at = ? WHERE id = ?",
-                vec![now_ms.into(), now_ms.into(), id.into()],
-            ),
+            Some(("failed", created_at)) => {
+                self.exec(
+                    "UPDATE deliveries SET state = 'pending', round_start = attempt_count, due_at = ?, \
+                     next_retry_at = NULL, updated_at = ? WHERE id = ?",
+                    vec![now_ms.into(), now_ms.into(), id.into()],
+                )?;
+                self.count(Count::State {
+                    created_at_ms: created_at,
+                    from: Some(State::Failed),
+                    to: State::Pending,
+                })
+            }
             Some(_) => Err(ApiError::Conflict(format!(
                 "webhook delivery {id} is not failed; only failed deliveries can be retried"
             ))),
@@ -341,7 +391,7 @@ impl Log {
         Ok(rows.first().and_then(|r| r.v))
     }
 
-    fn select<T: DeserializeOwned>(
+    pub(super) fn select<T: DeserializeOwned>(
         &self,
         query: &str,
         bindings: Vec<SqlStorageValue>,
@@ -352,7 +402,7 @@ impl Log {
             .map_err(|e| internal(format!("object SQLite failed: {e} in: {query}")))
     }
 
-    fn exec(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<(), ApiError> {
+    pub(super) fn exec(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<(), ApiError> {
         self.select::<IgnoredAny>(query, bindings).map(drop)
     }
 }

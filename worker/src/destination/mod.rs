@@ -8,8 +8,11 @@
 //!   an order of writes that is safe to retry.
 //! - [`run`]: taking deliveries and the delivery run (the window of attempts,
 //!   the throttle, the budget), carried out as `edgehook_core::pipeline` decides.
-//! - [`attempts`]: a run's attempts: taken with a lease, started, awaited,
-//!   recorded the moment each ends.
+//! - [`attempts`]: a run's attempts: taken with a lease, started, awaited.
+//! - [`outcomes`]: what an attempt's end means: its record, the counters, a
+//!   recovery's progress, the health ladder, operational events.
+//! - [`recovery`]: recovering a time range, its progress, and the stats.
+//! - [`bookkeeping`]: the log's counters, health streak and recoveries.
 //! - [`reads`]: the deliveries query, one delivery, and whether it holds one.
 //! - [`log`]: the destination's delivery log and queue in the object's SQLite.
 //! - [`client`]: the typed client the worker calls the object with.
@@ -17,17 +20,21 @@
 //! The commands below are the whole protocol between the two.
 
 pub mod attempts;
+pub mod bookkeeping;
 pub mod changes;
 pub mod client;
 pub mod log;
 pub mod object;
+pub mod outcomes;
 pub mod reads;
+pub mod recovery;
 pub mod run;
 pub mod state;
 
 use edgehook_core::deliveries_query::DeliveryQuery;
 use edgehook_core::delivery::DeliveryView;
-use edgehook_core::destination::{DestinationChanges, DestinationView, NewDestination};
+use edgehook_core::destination::{DestinationChanges, DestinationView, Kind, NewDestination};
+use edgehook_core::recovery::RecoverRequest;
 use serde::{Deserialize, Serialize};
 
 /// What delivery needs to know of the destination, kept in sync by every change.
@@ -43,12 +50,15 @@ pub struct DeliveryConfig {
     pub is_active: bool,
     #[serde(default)]
     pub max_per_second: Option<i64>,
+    #[serde(default)]
+    pub kind: Kind,
 }
 
 impl DeliveryConfig {
-    /// The settings of destination `id`, being created.
-    pub fn of_new(id: &str, org_id: &str, d: &NewDestination) -> Self {
+    /// The settings of destination `id`, of `kind`, being created.
+    pub fn of_new(id: &str, org_id: &str, kind: Kind, d: &NewDestination) -> Self {
         DeliveryConfig {
+            kind,
             id: id.to_string(),
             org_id: org_id.to_string(),
             url: d.url.clone(),
@@ -59,9 +69,10 @@ impl DeliveryConfig {
         }
     }
 
-    /// The settings of a destination as stored in D1.
-    pub fn of(org_id: &str, d: &DestinationView) -> Self {
+    /// The settings of a destination of `kind` as stored in D1.
+    pub fn of(org_id: &str, kind: Kind, d: &DestinationView) -> Self {
         DeliveryConfig {
+            kind,
             id: d.id.clone(),
             org_id: org_id.to_string(),
             url: d.url.clone(),
@@ -122,6 +133,24 @@ pub enum Command {
     Holds {
         delivery_id: String,
     },
+    /// Sends a time range's failed and skipped deliveries again (or counts them).
+    Recover {
+        request: RecoverRequest,
+    },
+    RecoveryStatus {
+        recovery_id: String,
+    },
+    Stats {
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+    },
+}
+
+/// A recovery's answer (`202`): its id (none for a dry run) and what it sends.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Recovered {
+    pub recovery_id: Option<String>,
+    pub count: i64,
 }
 
 /// What taking a delivery did.
@@ -129,6 +158,8 @@ pub enum Command {
 pub enum Enqueued {
     /// Durably in the destination's log and queue.
     Stored,
+    /// Kept in the log as `skipped`: the destination is paused or disabled.
+    Skipped,
     /// The destination no longer exists (deleted since the routing was read).
     Gone,
 }

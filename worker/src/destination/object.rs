@@ -40,6 +40,9 @@ impl DurableObject for DestinationObject {
             Command::Get { delivery_id } => reply(d.get(&delivery_id).await),
             Command::Retry { delivery_id } => reply(d.retry(&delivery_id).await),
             Command::Holds { delivery_id } => reply(d.holds(&delivery_id).await),
+            Command::Recover { request } => reply(d.recover(request).await),
+            Command::RecoveryStatus { recovery_id } => reply(d.recovery_status(&recovery_id).await),
+            Command::Stats { since_ms, until_ms } => reply(d.stats(since_ms, until_ms).await),
         }
     }
 

@@ -26,13 +26,18 @@ use worker::wasm_bindgen_futures::spawn_local;
 const PURGE_BATCH: i64 = 1_000;
 
 impl Destination {
-    /// Stores a delivery and starts attempting it at once.
+    /// Stores a delivery and starts attempting it at once; while the
+    /// destination is paused or disabled, keeps it as `skipped` instead.
     pub async fn enqueue(self: &Rc<Self>, d: &NewDelivery) -> Result<Enqueued, ApiError> {
-        if self.config().await?.is_none() {
+        let Some(dest) = self.config().await? else {
             return Ok(Enqueued::Gone);
-        }
+        };
         let now = config::now_ms();
-        self.log()?.insert(d, now)?;
+        if !dest.is_active {
+            self.log()?.insert(d, now, true)?;
+            return Ok(Enqueued::Skipped);
+        }
+        self.log()?.insert(d, now, false)?;
         self.wake(now).await?;
         Ok(Enqueued::Stored)
     }
@@ -108,10 +113,13 @@ impl Destination {
                 }
                 Step::Wait { until } => {
                     if let Some(done) = self.next_event(attempts, until, now).await {
-                        let alarm_by = self.record(done)?;
+                        let recorded = self.record(done)?;
                         self.pipeline
                             .borrow_mut()
-                            .attempt_ended(alarm_by, config::now_ms());
+                            .attempt_ended(recorded.alarm_by, config::now_ms());
+                        if let Some(health) = recorded.disable {
+                            self.disable_failing(health).await?;
+                        }
                     }
                 }
                 Step::End(ended) => return Ok(ended),

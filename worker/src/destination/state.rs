@@ -150,6 +150,20 @@ impl Destination {
         Ok(())
     }
 
+    /// The settings as this instance holds them, without reading storage;
+    /// `None` once deleted (or before they were first read).
+    pub(super) fn cached_config(&self) -> Option<DeliveryConfig> {
+        self.config.borrow().clone().flatten()
+    }
+
+    /// Stops taking deliveries at once (the destination is being disabled);
+    /// storage follows when the change is written.
+    pub(super) fn mark_inactive(&self) {
+        if let Some(Some(c)) = self.config.borrow_mut().as_mut() {
+            c.is_active = false;
+        }
+    }
+
     /// Whether this instance saw the destination deleted.
     pub(super) fn is_deleted(&self) -> bool {
         matches!(*self.config.borrow(), Some(None))

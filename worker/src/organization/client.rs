@@ -3,6 +3,7 @@
 use super::{Command, Published};
 use crate::objects::{ObjectStub, call, stub};
 use edgehook_core::error::ApiError;
+use edgehook_core::operational::Operational;
 use worker::Env;
 
 pub struct OrganizationClient {
@@ -36,6 +37,25 @@ impl OrganizationClient {
             },
         )
         .await
+    }
+
+    /// Sends one of edgehook's operational events to the organization's
+    /// operational destinations (none when the event is about an operational
+    /// destination). A failure is logged: the change it reports already happened.
+    pub async fn announce(&self, event: Option<Operational>) {
+        let Some(e) = event else {
+            return;
+        };
+        if let Err(err) = self
+            .publish(e.event_type, e.body, Some(&e.idempotency_key))
+            .await
+        {
+            worker::console_error!(
+                "organization {}: operational event {} not sent ({err:?})",
+                self.org_id,
+                e.idempotency_key
+            );
+        }
     }
 
     /// Tells the organization's object that its routing table changed. A

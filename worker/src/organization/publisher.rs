@@ -18,7 +18,8 @@ use crate::{config, store};
 use edgehook_core::error::ApiError;
 use edgehook_core::ids::{delivery_id, new_id};
 use edgehook_core::publish::{
-    Quota, Route, check_repeat, key_digest, quota_exceeded, routing_is_fresh, targets,
+    Quota, Route, SYSTEM_KEY_PREFIX, check_repeat, key_digest, quota_exceeded, routing_is_fresh,
+    takers,
 };
 use futures_util::future::join_all;
 use std::cell::{Cell, RefCell};
@@ -74,7 +75,9 @@ impl Publisher {
     ) -> Result<Published, ApiError> {
         let settings = config::settings(&self.env)?;
         let now = config::now_ms();
-        {
+        // edgehook's own events (the tenant API refuses such keys) pass the quota.
+        let system = idempotency_key.is_some_and(|k| k.starts_with(SYSTEM_KEY_PREFIX));
+        if !system {
             let mut quota = self.quota.borrow_mut();
             quota
                 .get_or_insert_with(|| Quota::new(settings.publish_per_second, now))
@@ -122,10 +125,12 @@ impl Publisher {
         })
     }
 
-    /// Hands the event to each active destination that takes its type, at
-    /// once, and answers when all have stored it. A destination deleted
-    /// meanwhile takes nothing; any other failure fails the publish (nothing
-    /// is acknowledged).
+    /// Hands the event to each destination that takes its type, at once, and
+    /// answers when all have stored it: an active one attempts it, a paused
+    /// or disabled one keeps it as `skipped` (not in the answer's
+    /// `delivery_ids`, which lists what will be attempted). A destination
+    /// deleted meanwhile takes nothing; any other failure fails the publish
+    /// (nothing is acknowledged).
     async fn fan_out(
         &self,
         org_id: &str,
@@ -134,7 +139,7 @@ impl Publisher {
         body: &str,
     ) -> Result<Published, ApiError> {
         let routes = self.routes(org_id, config::now_ms()).await?;
-        let handoffs = targets(&routes, event_type)
+        let handoffs = takers(&routes, event_type)
             .into_iter()
             .map(|destination_id| {
                 let delivery = NewDelivery {
@@ -155,6 +160,7 @@ impl Publisher {
         for result in join_all(handoffs).await {
             match result? {
                 (id, Enqueued::Stored) => delivery_ids.push(id),
+                (_, Enqueued::Skipped) => {}
                 (_, Enqueued::Gone) => self.routes_changed(),
             }
         }

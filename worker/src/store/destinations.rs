@@ -1,12 +1,13 @@
 //! The `webhook_destinations` table: everything about a destination except its
-//! secrets, which live in the destination's Durable Object.
+//! secrets, which live in the destination's Durable Object. Webhook and
+//! operational destinations share it, told apart by `kind`; every read and
+//! write names the kind its path is about, so an id of one kind is unknown
+//! under the other's paths.
 
 use super::{bind, changes, db, n, opt_s, s};
 use crate::error::Context;
 use crate::http::internal;
-use edgehook_core::destination::{
-    DestinationChanges, DestinationView, MAX_DESTINATIONS_PER_ORG, NewDestination,
-};
+use edgehook_core::destination::{DestinationChanges, DestinationView, Kind, NewDestination};
 use edgehook_core::error::ApiError;
 use edgehook_core::publish::Route;
 use edgehook_core::time::rfc3339_ms;
@@ -24,6 +25,8 @@ struct Row {
     timeout_seconds: i64,
     is_active: i64,
     max_per_second: Option<i64>,
+    disabled_reason: Option<String>,
+    disabled_at: Option<i64>,
     secret_generated_at: i64,
     created_at: i64,
 }
@@ -42,6 +45,8 @@ impl Row {
             is_active: self.is_active != 0,
             timeout_seconds: self.timeout_seconds,
             max_per_second: self.max_per_second,
+            disabled_reason: self.disabled_reason,
+            disabled_at: self.disabled_at.map(rfc3339_ms),
             created_at: rfc3339_ms(self.created_at),
         })
     }
@@ -56,14 +61,16 @@ fn accepted_types(id: &str, stored: &str) -> Result<Vec<String>, ApiError> {
     })
 }
 
-const COLUMNS: &str = "id, url, name, accepted_types, retry_attempts, timeout_seconds, is_active, max_per_second, secret_generated_at, created_at";
+const COLUMNS: &str = "id, url, name, accepted_types, retry_attempts, timeout_seconds, is_active, max_per_second, disabled_reason, disabled_at, secret_generated_at, created_at";
 
-/// Inserts a destination unless the organization already has the maximum; the
-/// count and the insert are one statement, so concurrent creates cannot pass it.
+/// Inserts a destination of `kind` unless the organization already has the
+/// maximum of that kind; the count and the insert are one statement, so
+/// concurrent creates cannot pass it.
 pub async fn insert_within_limit(
     env: &Env,
     org_id: &str,
     id: &str,
+    kind: Kind,
     d: &NewDestination,
     now_ms: i64,
 ) -> Result<(), ApiError> {
@@ -72,9 +79,9 @@ pub async fn insert_within_limit(
         serde_json::to_string(&d.accepted_types).ctx("destination: encode accepted_types")?;
     let stmt = bind(
         &db,
-        "INSERT INTO webhook_destinations (id, org_id, url, name, accepted_types, retry_attempts, timeout_seconds, is_active, secret_generated_at, created_at, updated_at, max_per_second) \
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?11 \
-         WHERE (SELECT COUNT(*) FROM webhook_destinations WHERE org_id = ?2 AND deleted_at IS NULL) < ?10",
+        "INSERT INTO webhook_destinations (id, org_id, url, name, accepted_types, retry_attempts, timeout_seconds, is_active, secret_generated_at, created_at, updated_at, max_per_second, kind) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?11, ?12 \
+         WHERE (SELECT COUNT(*) FROM webhook_destinations WHERE org_id = ?2 AND kind = ?12 AND deleted_at IS NULL) < ?10",
         &[
             s(id),
             s(org_id),
@@ -85,14 +92,17 @@ pub async fn insert_within_limit(
             n(d.timeout_seconds),
             n(d.is_active as i64),
             n(now_ms),
-            n(MAX_DESTINATIONS_PER_ORG),
+            n(kind.limit()),
             d.max_per_second.map(n).unwrap_or(JsValue::NULL),
+            s(kind.as_str()),
         ],
     )?;
     let result = stmt.run().await.ctx("D1: insert a destination")?;
     if changes(&result)? == 0 {
         return Err(ApiError::BadRequest(format!(
-            "the organization already has the maximum of {MAX_DESTINATIONS_PER_ORG} webhook destinations"
+            "the organization already has the maximum of {} {}s",
+            kind.limit(),
+            kind.noun()
         )));
     }
     Ok(())
@@ -112,13 +122,13 @@ pub async fn remove(env: &Env, org_id: &str, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The organization's destinations, oldest first.
-pub async fn list(env: &Env, org_id: &str) -> Result<Vec<DestinationView>, ApiError> {
+/// The organization's destinations of `kind`, oldest first.
+pub async fn list(env: &Env, org_id: &str, kind: Kind) -> Result<Vec<DestinationView>, ApiError> {
     let db = db(env)?;
     let sql = format!(
-        "SELECT {COLUMNS} FROM webhook_destinations WHERE org_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id"
+        "SELECT {COLUMNS} FROM webhook_destinations WHERE org_id = ?1 AND kind = ?2 AND deleted_at IS NULL ORDER BY created_at, id"
     );
-    let rows: Vec<Row> = bind(&db, &sql, &[s(org_id)])?
+    let rows: Vec<Row> = bind(&db, &sql, &[s(org_id), s(kind.as_str())])?
         .all()
         .await
         .ctx("D1: list the destinations")?
@@ -127,39 +137,50 @@ pub async fn list(env: &Env, org_id: &str) -> Result<Vec<DestinationView>, ApiEr
     rows.into_iter().map(Row::view).collect()
 }
 
-/// One destination of the organization, if it exists and is not deleted.
-pub async fn get(env: &Env, org_id: &str, id: &str) -> Result<Option<DestinationView>, ApiError> {
+/// One destination of the organization of `kind`, if it exists and is not deleted.
+pub async fn get(
+    env: &Env,
+    org_id: &str,
+    id: &str,
+    kind: Kind,
+) -> Result<Option<DestinationView>, ApiError> {
     let db = db(env)?;
     let sql = format!(
-        "SELECT {COLUMNS} FROM webhook_destinations WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL"
+        "SELECT {COLUMNS} FROM webhook_destinations WHERE org_id = ?1 AND id = ?2 AND kind = ?3 AND deleted_at IS NULL"
     );
-    let row: Option<Row> = bind(&db, &sql, &[s(org_id), s(id)])?
+    let row: Option<Row> = bind(&db, &sql, &[s(org_id), s(id), s(kind.as_str())])?
         .first(None)
         .await
         .ctx("D1: read a destination")?;
     row.map(Row::view).transpose()
 }
 
-/// One destination of the organization; 404 when it does not exist or is deleted.
-pub async fn require(env: &Env, org_id: &str, id: &str) -> Result<DestinationView, ApiError> {
-    get(env, org_id, id)
+/// One destination of the organization of `kind`; 404 when it does not
+/// exist (as that kind) or is deleted.
+pub async fn require(
+    env: &Env,
+    org_id: &str,
+    id: &str,
+    kind: Kind,
+) -> Result<DestinationView, ApiError> {
+    get(env, org_id, id, kind)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("webhook destination {id} not found")))
+        .ok_or_else(|| ApiError::NotFound(format!("{} {id} not found", kind.noun())))
 }
 
-/// The organization's routing table: its destinations (paused ones too),
-/// the types each accepts and whether it is active, oldest first.
+/// The organization's routing table: its destinations of both kinds (paused
+/// ones too: they keep what they get as skipped) and the types each
+/// accepts, oldest first.
 pub async fn routes(env: &Env, org_id: &str) -> Result<Vec<Route>, ApiError> {
     #[derive(Deserialize)]
     struct RouteRow {
         id: String,
         accepted_types: String,
-        is_active: i64,
     }
     let db = db(env)?;
     let rows: Vec<RouteRow> = bind(
         &db,
-        "SELECT id, accepted_types, is_active FROM webhook_destinations \
+        "SELECT id, accepted_types FROM webhook_destinations \
          WHERE org_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id",
         &[s(org_id)],
     )?
@@ -172,7 +193,6 @@ pub async fn routes(env: &Env, org_id: &str) -> Result<Vec<Route>, ApiError> {
         .map(|r| {
             Ok(Route {
                 accepted_types: accepted_types(&r.id, &r.accepted_types)?,
-                is_active: r.is_active != 0,
                 destination_id: r.id,
             })
         })
@@ -200,6 +220,8 @@ pub async fn update(
            retry_attempts = COALESCE(?4, retry_attempts), \
            timeout_seconds = COALESCE(?5, timeout_seconds), \
            is_active = COALESCE(?6, is_active), \
+           disabled_reason = CASE WHEN ?6 IS NOT NULL THEN NULL ELSE disabled_reason END, \
+           disabled_at = CASE WHEN ?6 IS NOT NULL THEN NULL ELSE disabled_at END, \
            name = CASE WHEN ?7 = 1 THEN ?8 ELSE name END, \
            max_per_second = CASE WHEN ?10 = 1 THEN ?11 ELSE max_per_second END, \
            updated_at = ?9 \
@@ -235,6 +257,25 @@ pub async fn mark_deleted(
         &[s(org_id), s(id), n(now_ms)],
     )?;
     super::changed(stmt, "D1: mark a destination deleted").await
+}
+
+/// Disables a destination the health ladder gave up on: it delivers nothing
+/// and says why until its owner sets `is_active: true`. False when it no
+/// longer exists.
+pub async fn mark_disabled(
+    env: &Env,
+    org_id: &str,
+    id: &str,
+    now_ms: i64,
+) -> Result<bool, ApiError> {
+    let db = db(env)?;
+    let stmt = bind(
+        &db,
+        "UPDATE webhook_destinations SET is_active = 0, disabled_reason = 'failing', disabled_at = ?3, updated_at = ?3 \
+         WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
+        &[s(org_id), s(id), n(now_ms)],
+    )?;
+    super::changed(stmt, "D1: disable a failing destination").await
 }
 
 /// Records when the current secret was generated (after a rotation).
