@@ -76,6 +76,9 @@ impl From<SecretError> for VerifyError {
 }
 
 /// Received headers, looked up by lowercase name whatever case they arrived in.
+///
+/// [`Verifier::verify`] asks only for the names it needs, in a fixed order (the Standard Webhooks
+/// names, then Amigo's only when none of those is present), and may ask for one name twice.
 pub trait Headers {
     /// The value of the header `name` (given in lowercase), if present.
     fn header(&self, name: &str) -> Option<&str>;
@@ -241,11 +244,13 @@ impl Verifier {
         ]
         .iter()
         .any(|name| headers.header(name).is_some());
-        let amigo_present = [header::AMIGO_SIGNATURE, header::AMIGO_TIMESTAMP]
-            .iter()
-            .any(|name| headers.header(name).is_some());
+        let amigo_present = || {
+            [header::AMIGO_SIGNATURE, header::AMIGO_TIMESTAMP]
+                .iter()
+                .any(|name| headers.header(name).is_some())
+        };
 
-        if standard_present || !amigo_present {
+        if standard_present || !amigo_present() {
             let id = get(header::WEBHOOK_ID)?;
             let timestamp = get(header::WEBHOOK_TIMESTAMP)?;
             let signature = get(header::WEBHOOK_SIGNATURE)?;
