@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 #: Every `WebhookVerificationError.code`, the same as the npm package's `error.code`.
 ERROR_CODES = (
@@ -45,16 +45,8 @@ class VerifiedEvent(dict):  # type: ignore[type-arg]
 
     __slots__ = ("scheme", "asymmetric", "key_index", "webhook_id")
 
-    def __init__(
-        self,
-        event: dict[str, Any],
-        scheme: str,
-        asymmetric: bool,
-        key_index: int,
-        webhook_id: Optional[str],
-    ) -> None:
-        super().__init__(event)
-        self.scheme = scheme
-        self.asymmetric = asymmetric
-        self.key_index = key_index
-        self.webhook_id = webhook_id
+    # Set by the verifier on the copy of the parsed object it returns.
+    scheme: str
+    asymmetric: bool
+    key_index: int
+    webhook_id: Optional[str]
