@@ -35,4 +35,4 @@ step "wasm-bindgen tests in headless Chromium"
 WASM_BINDGEN_USE_BROWSER=1 run_counted wasm-chrome 13 wasm-pack test --headless --chrome sdk-wasm
 
 step "node --test tests/sdk"
-run_counted node-sdk 25 node --test tests/sdk/*.test.mjs
+run_counted node-sdk 26 node --test tests/sdk/*.test.mjs

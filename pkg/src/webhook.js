@@ -212,19 +212,20 @@ export function createApi(core, memory) {
      * signature, which covers it, verified: deduplicate on it, never on Amigo's unsigned id.
      */
     verifyDetailed(payload, headers) {
-      const [standard, index, id] = this.#check(payload, headers);
-      const keyIndex = this.#order[index];
+      const matched = this.#check(payload, headers);
+      const standard = matched < AMIGO;
+      const index = matched % AMIGO;
       return {
         event: parseEvent(payload),
         scheme: standard ? 'standard' : 'amigo',
         asymmetric: standard && index >= this.#order.length - this.#publicCount,
-        keyIndex,
-        webhookId: standard ? id : null,
+        keyIndex: this.#order[index],
+        webhookId: standard ? header(headers, 'webhook-id', '') : null,
       };
     }
 
-    // Verifies; returns [whether the Standard Webhooks headers verified, the index of the key
-    // that matched as the core counts them, the webhook id].
+    // Verifies; returns the index of the key that matched as the core counts them, plus `AMIGO`
+    // when Amigo's headers verified (a number: nothing is allocated on this path).
     #check(payload, headers) {
       if (headers === null || typeof headers !== 'object') {
         throw new TypeError('headers must be a Headers, a plain object or IncomingHttpHeaders');
@@ -261,7 +262,7 @@ export function createApi(core, memory) {
         status = core.verify_amigo(keys.length / KEY, bodyLen, tsLen, sigLen, this.#tolerance, now);
       }
       if (status < MATCHED) throw failure(status);
-      return [standard, status - MATCHED, id];
+      return status - MATCHED + (standard ? 0 : AMIGO);
     }
 
     /**
@@ -304,6 +305,7 @@ export function createApi(core, memory) {
 }
 
 const MATCHED = 0x100;
+const AMIGO = 0x10000;
 const ORDER_ONE = [0];
 const EMPTY = new Uint8Array(0);
 

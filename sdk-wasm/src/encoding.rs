@@ -41,6 +41,7 @@ pub(crate) fn base64_signature(signature: &[u8; 64]) -> [u8; B64_SIGNATURE_LEN] 
 }
 
 /// Writes the base64 of `bytes` into `out`, which is `4 * ceil(len / 3)` bytes of `'='`.
+#[inline(always)]
 fn encode_base64(bytes: &[u8], out: &mut [u8]) {
     for (chars, bytes) in out.chunks_mut(4).zip(bytes.chunks(3)) {
         let group = bytes

@@ -316,15 +316,16 @@ pub(crate) fn verify_standard_with(
         sent_s.saturating_mul(1000),
         now_ms.div_euclid(1000).saturating_mul(1000),
     )?;
-    keys.into_iter()
-        .enumerate()
-        .find(|(_, key)| key.matches(id, timestamp, body, signature))
-        .map(|(key_index, key)| Verified {
-            scheme: Scheme::StandardWebhooks,
-            asymmetric: key.asymmetric(),
-            key_index,
-        })
-        .ok_or(VerifyError::NoMatchingSignature)
+    for (key_index, key) in keys.into_iter().enumerate() {
+        if key.matches(id, timestamp, body, signature) {
+            return Ok(Verified {
+                scheme: Scheme::StandardWebhooks,
+                asymmetric: key.asymmetric(),
+                key_index,
+            });
+        }
+    }
+    Err(VerifyError::NoMatchingSignature)
 }
 
 /// [`Verifier::verify_amigo`] over Amigo keys kept elsewhere; `None` stands for a key that has no
