@@ -38,11 +38,9 @@ fn compress_blocks<'a>(state: &mut [u32; 8], data: &'a [u8]) -> &'a [u8] {
     rest
 }
 
+// wasm32 has no SHA instructions: the unrolled compression below.
 #[cfg(target_arch = "wasm32")]
-#[inline(always)]
-fn compress_blocks<'a>(state: &mut [u32; 8], data: &'a [u8]) -> &'a [u8] {
-    compress_unrolled(state, data)
-}
+use compress_unrolled as compress_blocks;
 
 /// [`compress_blocks`] for wasm32, where no SHA instructions exist.
 ///
