@@ -344,6 +344,8 @@ def interpreters() -> list[str]:
 def test_the_wheel_installs_and_verifies_on_every_cpython_found(tmp_path):
     wheels = sorted((REPO_ROOT / "target" / "wheels").glob("edgehook_verify-*-cp39-abi3-*.whl"))
     assert wheels, "no wheel: run scripts/build-python.sh"
+    # maturin checked the library's glibc symbols against this tag when it built the wheel.
+    assert "manylinux_2_17_x86_64" in wheels[-1].name, wheels[-1].name
     pythons = interpreters()
     assert pythons, "no CPython 3.9-3.13 found"
     v = VECTORS["v1a"][0]
