@@ -23,12 +23,7 @@ pub struct PublicKey(ed25519_dalek::VerifyingKey);
 impl PublicKey {
     /// Parses `whpk_` + base64 of 32 bytes, refusing anything that is not a usable key.
     pub fn parse(text: &str) -> Result<Self, SecretError> {
-        let encoded = text
-            .strip_prefix(PUBLIC_KEY_PREFIX)
-            .ok_or(SecretError::MissingPrefix)?;
-        let bytes = decode_base64_exact::<KEY_BYTES>(encoded.as_bytes())
-            .ok_or(SecretError::InvalidKeyLength)?;
-        Self::from_bytes(&bytes)
+        Self::from_bytes(&decode_key(PUBLIC_KEY_PREFIX, text)?)
     }
 
     /// A key from its 32 raw bytes (the npm package keeps them between calls).
@@ -82,12 +77,7 @@ impl SigningKey {
 
     /// Parses `whsk_` + base64 of the 32-byte seed.
     pub fn parse(text: &str) -> Result<Self, SecretError> {
-        let encoded = text
-            .strip_prefix(SIGNING_KEY_PREFIX)
-            .ok_or(SecretError::MissingPrefix)?;
-        let seed = decode_base64_exact::<KEY_BYTES>(encoded.as_bytes())
-            .ok_or(SecretError::InvalidKeyLength)?;
-        Ok(Self::from_seed(&seed))
+        Ok(Self::from_seed(&decode_key(SIGNING_KEY_PREFIX, text)?))
     }
 
     /// The `whsk_` form, to be stored by the sender only.
@@ -124,6 +114,14 @@ impl SigningKey {
 pub fn key_pair_from_bytes(random: &[u8; KEY_BYTES]) -> (String, String) {
     let key = SigningKey::from_seed(random);
     (key.encode(), key.public_key().encode())
+}
+
+/// The 32 bytes of a key's text form: `prefix` + padded base64.
+fn decode_key(prefix: &str, text: &str) -> Result<[u8; KEY_BYTES], SecretError> {
+    let encoded = text
+        .strip_prefix(prefix)
+        .ok_or(SecretError::MissingPrefix)?;
+    decode_base64_exact::<KEY_BYTES>(encoded.as_bytes()).ok_or(SecretError::InvalidKeyLength)
 }
 
 fn encode_key(prefix: &str, bytes: &[u8; KEY_BYTES]) -> String {
