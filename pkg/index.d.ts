@@ -1,4 +1,4 @@
-// Types of @edgehook/sdk: the Webhook verifier, its error, and edgehook's event payloads.
+// Types of @edgehook/sdk and @edgehook/sdk/ed25519: the Webhook verifier, its error, and edgehook's event payloads.
 
 /** A conversation finished post-processing. */
 export interface ConversationPostProcessingCompleteEvent {
@@ -68,6 +68,23 @@ export interface WebhookOptions {
   clock?: () => number | Date;
 }
 
+/** What verified a webhook, from `verifyDetailed`. */
+export interface Verification<E = WebhookEvent> {
+  /** The parsed event, as `verify` returns it. */
+  event: E;
+  /** The header set whose signature matched: Standard Webhooks' or Amigo's. */
+  scheme: 'standard' | 'amigo';
+  /** Whether a `v1a` (ed25519) signature matched a `whpk_` public key, rather than an HMAC. */
+  asymmetric: boolean;
+  /** The position of the key that matched in the list given to the constructor (0 for one key). */
+  keyIndex: number;
+  /**
+   * `webhook-id` when the Standard Webhooks signature, which covers it, verified; `null` for
+   * Amigo's scheme, which does not sign its id. Deduplicate on this, never on an unsigned id.
+   */
+  webhookId: string | null;
+}
+
 /** The headers edgehook sends with one delivery attempt. */
 export interface SignedHeaders {
   'x-amigo-idempotent-key': string;
@@ -81,6 +98,7 @@ export interface SignedHeaders {
 export class Webhook {
   /**
    * @param secret the destination's `whsec_…` secret, or several (newest first) during a rotation.
+   *   From `@edgehook/sdk/ed25519`, a `whpk_…` public key is accepted as well (alone or in the list).
    * @throws WebhookVerificationError with code `malformed_secret`.
    */
   constructor(secret: string | readonly string[], options?: WebhookOptions);
@@ -90,7 +108,9 @@ export class Webhook {
    * @throws WebhookVerificationError naming the failed check.
    */
   verify<E = WebhookEvent>(payload: WebhookPayload, headers: WebhookHeaders): E;
-  /** Signs a body as edgehook does (for tests of a receiver). `timestamp`: Date or Unix ms. */
+  /** Like `verify`, and also tells which scheme and key verified the webhook. */
+  verifyDetailed<E = WebhookEvent>(payload: WebhookPayload, headers: WebhookHeaders): Verification<E>;
+  /** Signs a body as edgehook does with the `whsec_` secrets (for tests of a receiver). `timestamp`: Date or Unix ms. */
   sign(msgId: string, timestamp: Date | number, payload: WebhookPayload): SignedHeaders;
   /** A new `whsec_` secret from 32 random bytes. */
   static generateSecret(): string;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the SDK's npm package once and runs its tests: wasm-bindgen tests in Node and headless
-# Chromium, then the Node tests in tests/sdk/ (API, packed install as ESM/CJS/workerd, browser demo).
+# Chromium, then the Node tests in tests/sdk/ (API, the ed25519 entry in Node and Chromium, packed
+# install of both entries as ESM/CJS/workerd, browser demo).
 # Assumes scripts/setup.sh --browser has run. The host unit tests run in `cargo test`, not here.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -28,10 +29,10 @@ run_counted() { # name min command...
 source scripts/build-sdk.sh
 
 step "wasm-bindgen tests in Node"
-run_counted wasm-node 11 wasm-pack test --node sdk-wasm
+run_counted wasm-node 13 wasm-pack test --node sdk-wasm
 
 step "wasm-bindgen tests in headless Chromium"
-WASM_BINDGEN_USE_BROWSER=1 run_counted wasm-chrome 11 wasm-pack test --headless --chrome sdk-wasm
+WASM_BINDGEN_USE_BROWSER=1 run_counted wasm-chrome 13 wasm-pack test --headless --chrome sdk-wasm
 
 step "node --test tests/sdk"
-run_counted node-sdk 16 node --test tests/sdk/*.test.mjs
+run_counted node-sdk 26 node --test tests/sdk/*.test.mjs

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every edgehook test: installs what is missing, then the lint gate, the
-# host unit tests, the SDK's wasm and Node tests, the end-to-end and browser
-# tests against a freshly started `wrangler dev` (own port and state
-# directory, stopped afterwards), and mutation testing of the host-tested code.
+# host unit tests, the SDK's wasm and Node tests, the Python package's wheel,
+# the end-to-end, Python package and browser tests against a freshly started
+# `wrangler dev` (own port and state directory, stopped afterwards), and
+# mutation testing of the host-tested code.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$EDGEHOOK_ROOT"
@@ -12,11 +13,14 @@ bash scripts/setup.sh --browser
 step "lint (cargo fmt --check; clippy -D warnings over every crate, the worker for wasm32)"
 cargo fmt --all -- --check
 bash scripts/build-portal.sh  # the worker embeds the portal's files
-cargo clippy --quiet -p edgehook-core -p edgehook-sdk --all-targets -- -D warnings
+cargo clippy --quiet -p edgehook-core -p edgehook-sdk -p edgehook-verify --all-targets -- -D warnings
 cargo clippy --quiet -p edgehook-worker -p edgehook-sdk --target wasm32-unknown-unknown --all-targets -- -D warnings
+# The npm package's default entry: the core without ed25519.
+cargo clippy --quiet -p edgehook-sdk --no-default-features --features bindings --target wasm32-unknown-unknown --all-targets -- -D warnings
 
-step "host unit tests (cargo test)"
+step "host unit tests (cargo test; the signing core also without ed25519)"
 cargo test --quiet
+cargo test --quiet -p edgehook-sdk --no-default-features --lib
 
 step "worker build"
 bash scripts/build-worker.sh
@@ -24,7 +28,10 @@ bash scripts/build-worker.sh
 step "SDK tests (wasm-pack in Node and Chromium, Node package tests, demo)"
 bash scripts/test-sdk.sh
 
-step "end-to-end and browser tests against wrangler dev"
+step "Python package wheel (maturin), installed into the venv for the tests"
+bash scripts/build-python.sh
+
+step "end-to-end, Python package and browser tests against wrangler dev"
 "$EDGEHOOK_VENV/bin/python" -m pytest tests -q -p no:cacheprovider "$@"
 
 step "mutation testing of core and the SDK's host-tested modules (EDGEHOOK_SKIP_MUTANTS=1 skips it outside CI)"

@@ -195,13 +195,9 @@ class Verified:
 def _ensure_sdk_built() -> None:
     if SDK_ENTRY.exists():
         return
-    env = tool_env()
-    for cmd in (["wasm-pack", "--quiet", "build", "sdk-wasm", "--release", "--target", "web",
-                 "--out-dir", "../pkg/wasm", "--no-pack"],
-                ["node", "pkg/build.mjs"]):
-        r = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                           timeout=600)
-        assert r.returncode == 0, f"building the SDK package failed: {r.stdout}{r.stderr}"
+    r = subprocess.run(["bash", "scripts/build-sdk.sh"], cwd=REPO_ROOT, env=tool_env(),
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, f"building the SDK package failed: {r.stdout}{r.stderr}"
 
 
 def sdk_verify(cases: list[tuple[bytes, dict[str, str], list[str]]]) -> list[dict]:

@@ -1,11 +1,14 @@
 """Compatibility with Amigo's official Python SDK (amigo-sdk): pointed at the
 local Worker, it signs in with a seeded API key through its own auth flow,
 manages destinations through its HTTP client, and its generated pydantic
-models accept edgehook's answers.
+models accept edgehook's answers. And its webhook verification during dual
+signing: `parse_webhook_event` rejects a dual-signed webhook, the README's
+workaround with amigo-sdk itself and edgehook-verify accept it.
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -24,7 +27,16 @@ from amigo_sdk.generated.model import (
 )
 from amigo_sdk.http_client import AmigoHttpClient
 
+from amigo_sdk.webhooks import ConversationPostProcessingCompleteEvent
+from amigo_sdk.webhooks import WebhookVerificationError as AmigoVerificationError
+from amigo_sdk.webhooks import parse_webhook_event, verify_signature
+
+from delivery_helpers import engine, headers_of, org  # noqa: F401
+from dual_signing import receive_dual_signed
+from edgehook_verify import Webhook
 from harness import GET_DESTINATION, new_user, sign_in
+from readme import MAIN_README, run_example
+from receiver import Receiver
 
 
 def config_for(worker, tenant, **overrides) -> AmigoConfig:
@@ -129,3 +141,41 @@ def test_sdk_sign_in_fails_with_a_wrong_key(worker, tenant):
     with AmigoHttpClient(cfg, timeout=30, retry_max_attempts=1) as client:
         with pytest.raises(AuthenticationError):
             client.request("GET", f"/v1/{tenant.org_id}/webhook_destination/")
+
+
+def test_dual_signed_webhook_fails_amigo_sdk_passes_the_workaround_and_edgehook_verify(org):
+    """The README's section on receivers on Amigo's SDK, on a real dual-signed delivery."""
+    parse_amigo_webhook = run_example("amigo-dual-signing", MAIN_README)["parse_amigo_webhook"]
+    with Receiver() as rx:
+        signed = receive_dual_signed(org, rx)
+    old, new, req = signed.old, signed.new, signed.request
+    headers = headers_of(req)
+    amigo = {k: v for k, v in headers.items() if k.startswith("x-amigo-")}
+    signature, timestamp = amigo["x-amigo-request-signature"], amigo["x-amigo-request-timestamp"]
+    assert len(signature.split(",")) == 2
+
+    # 1. Amigo's SDK, given the header as it arrives, rejects it with either secret.
+    for secret in (old, new):
+        with pytest.raises(AmigoVerificationError, match="Signature verification failed"):
+            parse_webhook_event(req.body, signature, timestamp, secret)
+        with pytest.raises(AmigoVerificationError):
+            verify_signature(req.body.decode(), timestamp, signature, secret)
+
+    # 2. The README's workaround with amigo-sdk: split on "," and verify each part.
+    for secret in (old, new):
+        event = parse_amigo_webhook(req.body, amigo, secret)
+        assert isinstance(event, ConversationPostProcessingCompleteEvent)
+        assert event.org_id == org.org_id
+    never = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
+    for headers_, secret in [(amigo, never), ({**amigo, "x-amigo-request-signature": ""}, old),
+                             ({**amigo, "x-amigo-request-signature": ","}, new),
+                             ({**amigo, "x-amigo-request-timestamp": ""}, old)]:
+        with pytest.raises(AmigoVerificationError):
+            parse_amigo_webhook(req.body, headers_, secret)
+
+    # 3. edgehook-verify, with the old secret and with the new one, on either header set.
+    for h in (amigo, headers):
+        for secret in (old, new):
+            event = Webhook(secret).verify(req.body, h)
+            assert event["conversation_id"] == json.loads(req.body)["conversation_id"]
+            assert event.scheme == ("amigo" if h is amigo else "standard")

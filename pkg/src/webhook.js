@@ -17,6 +17,9 @@ const FAILURES = {
   11: ['malformed_secret', 'secret does not start with whsec_'],
   12: ['malformed_secret', 'secret is not valid base64 after whsec_'],
   13: ['malformed_secret', 'secret holds no key bytes after whsec_'],
+  14: ['malformed_secret', 'key is not the base64 of 32 bytes after its prefix'],
+  15: ['malformed_secret', 'public key is not a valid ed25519 key'],
+  16: ['malformed_secret', 'public keys (whpk_) are verified by @edgehook/sdk/ed25519'],
 };
 
 /** Thrown by `new Webhook` and `verify`; `code` names the check that failed. */
@@ -75,16 +78,22 @@ function asBytes(payload) {
   throw new TypeError('payload must be the raw body: a string, Uint8Array, Buffer or ArrayBuffer');
 }
 
+// Parsed keys by their text, shared by every Webhook of one core: constructing a Webhook per
+// request (the common pattern in serverless handlers) then costs a Map lookup instead of a base64
+// decode and four SHA-256 blocks in wasm. Bounded: a process that sees many keys starts over.
+const CACHE_LIMIT = 64;
+
 /**
  * Builds the public API over one instantiated wasm core: the wasm-bindgen module's functions
- * (`reserve`, `parse_secret`, `verify_standard`, `verify_amigo`, `sign`, `generate_secret`) and
- * its `memory`.
+ * (`reserve`, `parse_secret`, `verify_standard`, `verify_amigo`, `sign`, `generate_secret`, and
+ * `parse_public_key` in the ed25519 build) and its `memory`.
  */
 export function createApi(core, memory) {
   // The core is stateless: every call reads its inputs from one buffer in wasm memory, shared by
   // all Webhook instances. `view` covers it; it is rebuilt only when the buffer must grow or the
   // memory grew (the old view is then detached and reads as empty).
   let view = new Uint8Array(0);
+  const cache = new Map();
 
   function reserve(len) {
     if (view.length < len || view.byteLength === 0) {
@@ -124,46 +133,68 @@ export function createApi(core, memory) {
     return bytes.length;
   }
 
+  // One key parsed by the core: a secret's key states (`amigo` and `standard`), or a public
+  // key's 32 bytes (`pk`). Cached by its text.
+  function parseKey(text) {
+    let key = cache.get(text);
+    if (key !== undefined) return key;
+    if (typeof text !== 'string') throw new WebhookVerificationError('malformed_secret', 'a secret must be a whsec_ string');
+    const pk = text.startsWith('whpk_');
+    if (pk && !core.parse_public_key) throw failure(16);
+    reserve(text.length * 3 + 2 * KEY);
+    const len = writeString(text, 0);
+    const status = pk ? core.parse_public_key(len) : core.parse_secret(len);
+    if (status !== 0) throw failure(status);
+    key = pk ? { pk: view.slice(len, len + 32) } : { amigo: view.slice(len, len + KEY), standard: view.slice(len + KEY, len + 2 * KEY) };
+    key.list = [key];
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(text, key);
+    return key;
+  }
+
   class Webhook {
-    // Key states of each secret, newest first, as the core parsed them: Amigo's, Standard
-    // Webhooks', and both (for signing).
-    #amigoKeys;
-    #standardKeys;
-    #allKeys;
+    // Standard Webhooks keys as the core reads them (HMAC states, then public keys), Amigo's
+    // HMAC states, the parsed keys in the order given (for signing), and for each key passed to
+    // the core, in that order, its position in that list.
+    #standard;
+    #publicCount;
+    #amigo;
+    #keys;
+    #order;
     #tolerance;
     #clock;
 
     /**
-     * @param secret one `whsec_…` secret, or several (newest first) while the sender rotates.
+     * @param secret one `whsec_…` secret (or, from `@edgehook/sdk/ed25519`, a `whpk_…` public
+     *   key), or several (newest first) while the sender rotates.
      * @param options `toleranceSeconds` (default 300) and `clock` (ms or Date; for tests).
      */
-    constructor(secret, options = {}) {
-      const secrets = Array.isArray(secret) ? secret : [secret];
-      if (secrets.some((s) => typeof s !== 'string')) {
-        throw new WebhookVerificationError('malformed_secret', 'a secret must be a whsec_ string');
-      }
-      if (secrets.length === 0) throw failure(10);
-      const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
+    constructor(secret, options) {
+      const tolerance = options?.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
       if (!Number.isInteger(tolerance) || tolerance < 0 || tolerance > 0xffffffff) {
         throw new RangeError('toleranceSeconds must be a non-negative integer');
       }
       this.#tolerance = tolerance;
-      this.#clock = options.clock;
-      const n = secrets.length;
-      const all = new Uint8Array(n * 2 * KEY);
-      this.#amigoKeys = new Uint8Array(n * KEY);
-      this.#standardKeys = new Uint8Array(n * KEY);
-      secrets.forEach((s, i) => {
-        reserve(s.length * 3 + 2 * KEY);
-        const len = writeString(s, 0);
-        const status = core.parse_secret(len);
-        if (status !== 0) throw failure(status);
-        const parsed = view.subarray(len, len + 2 * KEY);
-        all.set(parsed, i * 2 * KEY);
-        this.#amigoKeys.set(parsed.subarray(0, KEY), i * KEY);
-        this.#standardKeys.set(parsed.subarray(KEY), i * KEY);
-      });
-      this.#allKeys = all;
+      this.#clock = options?.clock;
+      if (!Array.isArray(secret)) {
+        // The per-request path: one key, its parsed form used as it is.
+        const key = parseKey(secret);
+        this.#keys = key.list;
+        this.#order = ORDER_ONE;
+        this.#standard = key.pk ?? key.standard;
+        this.#publicCount = key.pk ? 1 : 0;
+        this.#amigo = key.amigo ?? EMPTY;
+        return;
+      }
+      if (secret.length === 0) throw failure(10);
+      const keys = secret.map(parseKey);
+      const secrets = keys.filter((k) => k.amigo);
+      const pks = keys.filter((k) => k.pk);
+      this.#keys = keys;
+      this.#order = [...secrets, ...pks].map((k) => keys.indexOf(k));
+      this.#standard = concat([...secrets.map((k) => k.standard), ...pks.map((k) => k.pk)]);
+      this.#publicCount = pks.length;
+      this.#amigo = concat(secrets.map((k) => k.amigo));
     }
 
     /**
@@ -171,6 +202,31 @@ export function createApi(core, memory) {
      * `WebhookVerificationError` naming the failed check.
      */
     verify(payload, headers) {
+      this.#check(payload, headers);
+      return parseEvent(payload);
+    }
+
+    /**
+     * Like `verify`, and also tells what verified it: `{ event, scheme: 'standard' | 'amigo',
+     * asymmetric, keyIndex, webhookId }`. `webhookId` is set only when the Standard Webhooks
+     * signature, which covers it, verified: deduplicate on it, never on Amigo's unsigned id.
+     */
+    verifyDetailed(payload, headers) {
+      const matched = this.#check(payload, headers);
+      const standard = matched < AMIGO;
+      const index = matched % AMIGO;
+      return {
+        event: parseEvent(payload),
+        scheme: standard ? 'standard' : 'amigo',
+        asymmetric: standard && index >= this.#order.length - this.#publicCount,
+        keyIndex: this.#order[index],
+        webhookId: standard ? header(headers, 'webhook-id', '') : null,
+      };
+    }
+
+    // Verifies; returns the index of the key that matched as the core counts them, plus `AMIGO`
+    // when Amigo's headers verified (a number: nothing is allocated on this path).
+    #check(payload, headers) {
       if (headers === null || typeof headers !== 'object') {
         throw new TypeError('headers must be a Headers, a plain object or IncomingHttpHeaders');
       }
@@ -179,32 +235,34 @@ export function createApi(core, memory) {
       const signature = header(headers, 'webhook-signature', ' ');
       const id = header(headers, 'webhook-id', '');
       const timestamp = header(headers, 'webhook-timestamp', '');
-      if (signature !== undefined || id !== undefined || timestamp !== undefined) {
+      const standard = signature !== undefined || id !== undefined || timestamp !== undefined;
+      if (standard) {
         if (id === undefined) throw missing('webhook-id');
         if (timestamp === undefined) throw missing('webhook-timestamp');
         if (signature === undefined) throw missing('webhook-signature');
-        const keys = this.#standardKeys;
+        const keys = this.#standard;
         const bodyLen = writeKeysAndBody(keys, payload, id.length + timestamp.length + signature.length);
         let at = keys.length + bodyLen;
         const idLen = writeString(id, at);
         const tsLen = writeString(timestamp, (at += idLen));
         const sigLen = writeString(signature, (at += tsLen));
-        status = core.verify_standard(keys.length / KEY, bodyLen, idLen, tsLen, sigLen, this.#tolerance, now);
+        const pks = this.#publicCount;
+        status = core.verify_standard((keys.length - 32 * pks) / KEY, pks, bodyLen, idLen, tsLen, sigLen, this.#tolerance, now);
       } else {
         const amigoTs = header(headers, 'x-amigo-request-timestamp', '');
         const amigoSig = header(headers, 'x-amigo-request-signature', ',');
         if (amigoTs === undefined && amigoSig === undefined) throw missing('webhook-id');
         if (amigoTs === undefined) throw missing('x-amigo-request-timestamp');
         if (amigoSig === undefined) throw missing('x-amigo-request-signature');
-        const keys = this.#amigoKeys;
+        const keys = this.#amigo;
         const bodyLen = writeKeysAndBody(keys, payload, amigoTs.length + amigoSig.length);
         const at = keys.length + bodyLen;
         const tsLen = writeString(amigoTs, at);
         const sigLen = writeString(amigoSig, at + tsLen);
         status = core.verify_amigo(keys.length / KEY, bodyLen, tsLen, sigLen, this.#tolerance, now);
       }
-      if (status !== 0) throw failure(status);
-      return parseEvent(payload);
+      if (status < MATCHED) throw failure(status);
+      return status - MATCHED + (standard ? 0 : AMIGO);
     }
 
     /**
@@ -216,8 +274,9 @@ export function createApi(core, memory) {
       if (typeof msgId !== 'string' || !Number.isFinite(ms)) {
         throw new TypeError('sign(msgId: string, timestamp: Date | number, payload)');
       }
-      const keys = this.#allKeys;
+      const keys = concat(this.#keys.flatMap((k) => (k.amigo ? [k.amigo, k.standard] : [])));
       const n = keys.length / (2 * KEY);
+      if (n === 0) throw new WebhookVerificationError('malformed_secret', 'signing needs a whsec_ secret');
       // Room for the id, then the output: the id twice, two timestamps, the header names and
       // one hex (65) and one base64 (48) signature per secret.
       const bodyLen = writeKeysAndBody(keys, payload, 3 * msgId.length + 80 + 40 * n);
@@ -243,4 +302,27 @@ export function createApi(core, memory) {
   }
 
   return { Webhook, WebhookVerificationError };
+}
+
+const MATCHED = 0x100;
+const AMIGO = 0x10000;
+const ORDER_ONE = [0];
+const EMPTY = new Uint8Array(0);
+
+/** The bytes of a hex string (the inlined wasm). */
+export function fromHex(hex) {
+  const bytes = new Uint8Array(hex.length >> 1);
+  const digit = (c) => (c > 57 ? c - 87 : c - 48);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (digit(hex.charCodeAt(2 * i)) << 4) | digit(hex.charCodeAt(2 * i + 1));
+  return bytes;
+}
+
+function concat(parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

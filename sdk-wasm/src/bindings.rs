@@ -6,20 +6,24 @@
 //! states (from `parse_secret`) in JavaScript; per call it writes the key states, the body and
 //! the header values one after the other at the start of the buffer (with `TextEncoder.encodeInto`
 //! or a byte copy) and passes their lengths. Results are small status codes, mapped to error codes
-//! in JavaScript.
+//! in JavaScript; a verification that succeeds returns `MATCHED` plus the index of the key that
+//! matched. Built with the `ed25519` feature (the package's `ed25519` entry), the buffer may also
+//! hold 32-byte public keys, checked by `parse_public_key` and verified against `v1a` entries.
 
 use crate::encoding::{Decimal, base64_tag, hex_tag};
 use crate::header;
 use crate::secret::{SECRET_PREFIX, SecretError, SecretKey};
 use crate::sha256::HmacKey;
 use crate::sign::{amigo_tag, standard_tag};
-use crate::verify::{VerifyError, verify_amigo_with, verify_standard_with};
+use crate::verify::{StandardKey, Verified, VerifyError, verify_amigo_with, verify_standard_with};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use wasm_bindgen::prelude::*;
 
 /// Status codes shared with the JavaScript wrapper (`FAILURES` in `pkg/src/webhook.js`).
 mod status {
     pub const OK: u32 = 0;
+    /// A verification succeeded: `MATCHED + i` says that the `i`-th key passed matched.
+    pub const MATCHED: u32 = 0x100;
     pub const MALFORMED_TIMESTAMP: u32 = 2;
     pub const TIMESTAMP_TOO_OLD: u32 = 3;
     pub const TIMESTAMP_TOO_NEW: u32 = 4;
@@ -27,6 +31,10 @@ mod status {
     pub const SECRET_MISSING_PREFIX: u32 = 11;
     pub const SECRET_INVALID_BASE64: u32 = 12;
     pub const SECRET_EMPTY_KEY: u32 = 13;
+    #[cfg(feature = "ed25519")]
+    pub const KEY_INVALID_LENGTH: u32 = 14;
+    #[cfg(feature = "ed25519")]
+    pub const KEY_INVALID: u32 = 15;
     /// The lengths passed do not fit the buffer: a wrapper bug, never outside input.
     pub const BAD_LAYOUT: u32 = 99;
 }
@@ -34,9 +42,9 @@ mod status {
 /// Bytes of one secret's key states as `parse_secret` writes them: Amigo's, then Standard Webhooks'.
 const SECRET_KEY_BYTES: usize = 2 * HmacKey::BYTES;
 
-fn verify_status(result: Result<(), VerifyError>) -> u32 {
+fn verify_status(result: Result<Verified, VerifyError>) -> u32 {
     match result {
-        Ok(()) => status::OK,
+        Ok(verified) => status::MATCHED.saturating_add(verified.key_index as u32),
         Err(VerifyError::MalformedTimestamp) => status::MALFORMED_TIMESTAMP,
         Err(VerifyError::TimestampTooOld) => status::TIMESTAMP_TOO_OLD,
         Err(VerifyError::TimestampTooNew) => status::TIMESTAMP_TOO_NEW,
@@ -144,14 +152,34 @@ pub fn parse_secret(len: usize) -> u32 {
         Err(SecretError::MissingPrefix | SecretError::NoSecret) => status::SECRET_MISSING_PREFIX,
         Err(SecretError::InvalidBase64) => status::SECRET_INVALID_BASE64,
         Err(SecretError::EmptyKey) => status::SECRET_EMPTY_KEY,
+        // `SecretKey::parse` reads `whsec_` secrets only; the wrapper sends `whpk_` keys to
+        // `parse_public_key`.
+        Err(_) => status::SECRET_MISSING_PREFIX,
     }
 }
 
-/// Verifies Standard Webhooks headers; the buffer holds `keys | body | id | timestamp | signature`,
-/// where `keys` is `key_count` Standard Webhooks key states (`HmacKey::BYTES` each).
+/// Public keys (32 bytes each) in the buffer; one that is no longer valid (never the case for
+/// bytes `parse_public_key` wrote) is skipped.
+#[cfg(feature = "ed25519")]
+fn public_keys(bytes: &[u8]) -> impl Iterator<Item = StandardKey> + '_ {
+    bytes.chunks_exact(32).filter_map(|k| {
+        let k = <&[u8; 32]>::try_from(k).ok()?;
+        crate::asymmetric::PublicKey::from_bytes(k)
+            .ok()
+            .map(StandardKey::Public)
+    })
+}
+
+/// Verifies Standard Webhooks headers; the buffer holds
+/// `hmac keys | public keys | body | id | timestamp | signature`, where `hmac keys` is
+/// `hmac_count` Standard Webhooks key states (`HmacKey::BYTES` each) and `public keys` is
+/// `public_count` ed25519 keys (32 bytes each; always 0 without the `ed25519` feature). A match
+/// returns `MATCHED` plus the key's index, counting the HMAC keys first.
 #[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
 pub fn verify_standard(
-    key_count: usize,
+    hmac_count: usize,
+    public_count: usize,
     body_len: usize,
     id_len: usize,
     ts_len: usize,
@@ -159,14 +187,26 @@ pub fn verify_standard(
     tolerance_seconds: u32,
     now_ms: f64,
 ) -> u32 {
-    let keys_len = key_count.saturating_mul(HmacKey::BYTES);
-    let Some([key_bytes, body, id, ts, sig]) =
-        split(buffer(), [keys_len, body_len, id_len, ts_len, sig_len])
-    else {
+    let hmac_len = hmac_count.saturating_mul(HmacKey::BYTES);
+    let public_len = public_count.saturating_mul(32);
+    let Some([hmac_bytes, public_bytes, body, id, ts, sig]) = split(
+        buffer(),
+        [hmac_len, public_len, body_len, id_len, ts_len, sig_len],
+    ) else {
         return status::BAD_LAYOUT;
     };
+    let hmac = keys(hmac_bytes, HmacKey::BYTES, 0).map(StandardKey::Hmac);
+    #[cfg(feature = "ed25519")]
+    let keys = hmac.chain(public_keys(public_bytes));
+    #[cfg(not(feature = "ed25519"))]
+    let keys = {
+        if !public_bytes.is_empty() {
+            return status::BAD_LAYOUT;
+        }
+        hmac
+    };
     verify_status(verify_standard_with(
-        keys(key_bytes, HmacKey::BYTES, 0),
+        keys,
         i64::from(tolerance_seconds) * 1000,
         id,
         ts,
@@ -174,6 +214,31 @@ pub fn verify_standard(
         body,
         now_ms as i64,
     ))
+}
+
+/// Checks one `whpk_` public key written in the buffer's first `len` bytes, and writes its 32
+/// raw bytes right after it; the wrapper keeps them for every later call.
+#[cfg(feature = "ed25519")]
+#[wasm_bindgen]
+pub fn parse_public_key(len: usize) -> u32 {
+    let Some((input, rest)) = buffer().split_at_mut_checked(len) else {
+        return status::BAD_LAYOUT;
+    };
+    let Some(out) = rest.get_mut(..32) else {
+        return status::BAD_LAYOUT;
+    };
+    let Ok(text) = core::str::from_utf8(input) else {
+        return status::KEY_INVALID_LENGTH;
+    };
+    match crate::asymmetric::PublicKey::parse(text) {
+        Ok(key) => {
+            out.copy_from_slice(&key.to_bytes());
+            status::OK
+        }
+        Err(SecretError::MissingPrefix) => status::SECRET_MISSING_PREFIX,
+        Err(SecretError::InvalidKey) => status::KEY_INVALID,
+        Err(_) => status::KEY_INVALID_LENGTH,
+    }
 }
 
 /// Verifies Amigo headers; the buffer holds `keys | body | timestamp | signature`, where `keys`
@@ -193,7 +258,7 @@ pub fn verify_amigo(
         return status::BAD_LAYOUT;
     };
     verify_status(verify_amigo_with(
-        keys(key_bytes, HmacKey::BYTES, 0),
+        keys(key_bytes, HmacKey::BYTES, 0).map(Some),
         i64::from(tolerance_seconds) * 1000,
         ts,
         sig,

@@ -21,10 +21,29 @@ pub(crate) fn hex_tag(tag: &[u8; 32]) -> [u8; HEX_TAG_LEN] {
     out
 }
 
-/// Padded standard base64 of a 32-byte tag (or secret), as Standard Webhooks sends it.
+/// Padded standard base64 of a 32-byte tag (or secret, or public key), as Standard Webhooks sends it.
 pub(crate) fn base64_tag(tag: &[u8; 32]) -> [u8; B64_TAG_LEN] {
     let mut out = [b'='; B64_TAG_LEN];
-    for (chars, bytes) in out.chunks_mut(4).zip(tag.chunks(3)) {
+    encode_base64(tag, &mut out);
+    out
+}
+
+/// Length of a base64 (padded) ed25519 signature.
+#[cfg(feature = "ed25519")]
+pub(crate) const B64_SIGNATURE_LEN: usize = 88;
+
+/// Padded standard base64 of a 64-byte ed25519 signature, as a `v1a` entry carries it.
+#[cfg(feature = "ed25519")]
+pub(crate) fn base64_signature(signature: &[u8; 64]) -> [u8; B64_SIGNATURE_LEN] {
+    let mut out = [b'='; B64_SIGNATURE_LEN];
+    encode_base64(signature, &mut out);
+    out
+}
+
+/// Writes the base64 of `bytes` into `out`, which is `4 * ceil(len / 3)` bytes of `'='`.
+#[inline(always)]
+fn encode_base64(bytes: &[u8], out: &mut [u8]) {
+    for (chars, bytes) in out.chunks_mut(4).zip(bytes.chunks(3)) {
         let group = bytes
             .iter()
             .enumerate()
@@ -34,7 +53,6 @@ pub(crate) fn base64_tag(tag: &[u8; 32]) -> [u8; B64_TAG_LEN] {
             *c = BASE64_ALPHABET[((group >> (18 - 6 * i)) & 63) as usize];
         }
     }
-    out
 }
 
 /// Value of one base64 character, or `None` for anything outside the standard alphabet.
@@ -83,6 +101,20 @@ pub(crate) fn decode_base64(text: &[u8], mut out: impl FnMut(u8)) -> Option<()> 
         }
     }
     Some(())
+}
+
+/// Decodes strict base64 that must hold exactly `N` bytes (a key or a signature).
+#[cfg(feature = "ed25519")]
+pub(crate) fn decode_base64_exact<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+    let mut out = [0u8; N];
+    let mut len = 0usize;
+    decode_base64(text, |byte| {
+        if let Some(slot) = out.get_mut(len) {
+            *slot = byte;
+        }
+        len += 1;
+    })?;
+    (len == N).then_some(out)
 }
 
 /// Decimal digits of `value` (which may be negative), right-aligned in a stack buffer.

@@ -2,8 +2,11 @@
 //!
 //! Layout:
 //! - [`secret`]: the `whsec_` secrets, their parsing into HMAC key states, and their generation.
+//! - [`asymmetric`] (feature `ed25519`): Standard Webhooks' `v1a` signatures, `whsk_` signing keys
+//!   and `whpk_` public keys, and key pairs from caller-supplied random bytes.
 //! - [`sign`]: the headers of one delivery attempt, in both schemes (Amigo and Standard Webhooks).
-//! - [`verify`]: checks a received webhook against one or several secrets, with a timestamp tolerance.
+//! - [`verify`]: checks a received webhook against one or several secrets or public keys, with a
+//!   timestamp tolerance, and tells which scheme and key verified it.
 //! - `sha256` (private): SHA-256 and HMAC-SHA256 with precomputed key states, allocation-free.
 //! - `encoding` (private): hex, base64, decimal and timestamp helpers that need no allocation and
 //!   no `core::fmt`.
@@ -14,6 +17,8 @@
 //! Everything outside `bindings` is plain Rust: no clock, no randomness, no JavaScript types, so it
 //! is unit-tested on the host and behaves the same on wasm32.
 
+#[cfg(feature = "ed25519")]
+pub mod asymmetric;
 mod encoding;
 pub mod secret;
 mod sha256;
@@ -27,9 +32,13 @@ mod bindings;
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 mod wasm_tests;
 
-pub use secret::{SECRET_PREFIX, SecretError, secret_from_bytes};
+#[cfg(feature = "ed25519")]
+pub use asymmetric::{PublicKey, SigningKey, key_pair_from_bytes};
+pub use secret::{
+    PUBLIC_KEY_PREFIX, SECRET_PREFIX, SIGNING_KEY_PREFIX, SecretError, secret_from_bytes,
+};
 pub use sign::{SignedHeaders, sign_webhook};
-pub use verify::{DEFAULT_TOLERANCE_SECONDS, Headers, Scheme, Verifier, VerifyError};
+pub use verify::{DEFAULT_TOLERANCE_SECONDS, Headers, Scheme, Verified, Verifier, VerifyError};
 
 /// Header names of both schemes, lowercase, as sent and as looked up (case-insensitively).
 pub mod header {

@@ -6,18 +6,28 @@ use core::fmt;
 
 /// Every secret starts with this prefix; the rest is standard, padded base64.
 pub const SECRET_PREFIX: &str = "whsec_";
+/// Every ed25519 public key starts with this prefix; the rest is the padded base64 of 32 bytes.
+pub const PUBLIC_KEY_PREFIX: &str = "whpk_";
+/// Every ed25519 signing key starts with this prefix; the rest is the padded base64 of its seed.
+pub const SIGNING_KEY_PREFIX: &str = "whsk_";
 
 /// Why a secret was refused. A malformed secret is never used as a shorter or different key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretError {
     /// No secret was given at all.
     NoSecret,
-    /// The secret does not start with `whsec_`.
+    /// The secret does not start with `whsec_` (nor, for a receiver's key, `whpk_`).
     MissingPrefix,
     /// What follows `whsec_` is not valid (canonical, padded) standard base64.
     InvalidBase64,
     /// What follows `whsec_` decodes to zero bytes.
     EmptyKey,
+    /// What follows `whpk_` or `whsk_` is not the valid base64 of 32 bytes.
+    InvalidKeyLength,
+    /// A `whpk_` public key is not a usable ed25519 key (not on the curve, or of small order).
+    InvalidKey,
+    /// A `whpk_` public key was given to a build without ed25519 (the npm package's default entry).
+    PublicKeyUnsupported,
 }
 
 impl SecretError {
@@ -34,6 +44,11 @@ impl fmt::Display for SecretError {
             SecretError::MissingPrefix => "secret does not start with whsec_",
             SecretError::InvalidBase64 => "secret is not valid base64 after whsec_",
             SecretError::EmptyKey => "secret holds no key bytes after whsec_",
+            SecretError::InvalidKeyLength => "key is not the base64 of 32 bytes after its prefix",
+            SecretError::InvalidKey => "public key is not a valid ed25519 key",
+            SecretError::PublicKeyUnsupported => {
+                "public keys (whpk_) are verified by the ed25519 build"
+            }
         })
     }
 }
@@ -63,8 +78,9 @@ pub(crate) struct SecretKey {
 }
 
 impl SecretKey {
-    /// Parses one secret without allocating: the decoded key goes straight into the HMAC key
-    /// setup (kept in a block-sized buffer, or hashed when it is longer than a block).
+    /// Parses one secret without allocating: a decoded key of up to a block (every edgehook
+    /// secret: 32 bytes) goes straight into the HMAC key setup; a longer one, which HMAC hashes
+    /// first, goes into SHA-256 from its 65th byte on.
     pub(crate) fn parse(secret: &str) -> Result<Self, SecretError> {
         let encoded = secret
             .strip_prefix(SECRET_PREFIX)
@@ -75,8 +91,12 @@ impl SecretKey {
         decode_base64(encoded.as_bytes(), |byte| {
             if let Some(slot) = block.get_mut(len) {
                 *slot = byte;
+            } else {
+                if len == block.len() {
+                    long.update(&block);
+                }
+                long.update(&[byte]);
             }
-            long.update(&[byte]);
             len += 1;
         })
         .ok_or(SecretError::InvalidBase64)?;
@@ -130,6 +150,13 @@ mod tests {
         secret.push_str("Qg==");
         let key = SecretKey::parse(&secret).expect("valid");
         assert!(key.standard == HmacKey::new(&bytes));
+        // A block's worth is used as it is; one byte more is hashed.
+        for (tail, len) in [("Qg==", 64), ("QkI=", 65)] {
+            let secret = format!("{SECRET_PREFIX}{}{tail}", "QkJC".repeat(21));
+            let key = SecretKey::parse(&secret).expect("valid");
+            assert!(key.standard == HmacKey::new(&bytes[..len]), "{len}");
+            assert!(key.standard != HmacKey::from_block_key(&bytes[..64]) || len == 64);
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! The npm package's wasm is mostly this file, so it is kept small and fast instead of pulling in
 //! the generic `digest` machinery. It is tested against the `sha2` and `hmac` crates and the FIPS
-//! 180-4 / RFC 4231 vectors on the host.
+//! 180-4 / RFC 4231 vectors on the host. Native builds (the Python package) hand the compression
+//! to `sha2`, which uses the CPU's SHA instructions where it has them; everything around it (the
+//! HMAC key states, padding, the API) stays this file's.
 
 const BLOCK: usize = 64;
 
@@ -28,6 +30,19 @@ fn compress(state: &mut [u32; 8], block: &[u8; BLOCK]) {
 }
 
 /// Compresses every whole block of `data`; returns the bytes left over (fewer than 64).
+#[cfg(not(target_arch = "wasm32"))]
+#[inline(always)]
+fn compress_blocks<'a>(state: &mut [u32; 8], data: &'a [u8]) -> &'a [u8] {
+    let (blocks, rest) = data.as_chunks::<BLOCK>();
+    sha2::block_api::compress256(state, blocks);
+    rest
+}
+
+// wasm32 has no SHA instructions: the unrolled compression below.
+#[cfg(target_arch = "wasm32")]
+use compress_unrolled as compress_blocks;
+
+/// [`compress_blocks`] for wasm32, where no SHA instructions exist.
 ///
 /// The 64 rounds are fully unrolled with a rolling 16-word message schedule: on wasm32 every
 /// schedule word and working variable stays in a wasm local (a register once compiled), the
@@ -36,7 +51,9 @@ fn compress(state: &mut [u32; 8], block: &[u8; BLOCK]) {
 #[inline(never)]
 // The last rounds store schedule words that no later round reads.
 #[allow(unused_assignments)]
-fn compress_blocks<'a>(state: &mut [u32; 8], data: &'a [u8]) -> &'a [u8] {
+// On the host only its tests call it.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+fn compress_unrolled<'a>(state: &mut [u32; 8], data: &'a [u8]) -> &'a [u8] {
     let blocks = data.chunks_exact(BLOCK);
     let rest = blocks.remainder();
     let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
@@ -456,6 +473,17 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_unrolled_compression_matches_sha2s(state in any::<[u32; 8]>(),
+                                                  data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let (mut ours, mut theirs) = (state, state);
+            let rest = compress_unrolled(&mut ours, &data);
+            let (blocks, expected_rest) = data.as_chunks::<BLOCK>();
+            sha2::block_api::compress256(&mut theirs, blocks);
+            prop_assert_eq!(ours, theirs);
+            prop_assert_eq!(rest, expected_rest);
+        }
+
         #[test]
         fn matches_the_hmac_crate_for_any_split(key in proptest::collection::vec(any::<u8>(), 0..200),
                                                  data in proptest::collection::vec(any::<u8>(), 0..700),

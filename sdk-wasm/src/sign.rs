@@ -52,47 +52,76 @@ pub fn sign_webhook(
     body: &[u8],
 ) -> Result<SignedHeaders, SecretError> {
     let keys = parse_all(secrets)?;
-    Ok(sign_with_keys(&keys, msg_id, timestamp_ms, body))
+    let mut headers = sign_amigo(&keys, msg_id, timestamp_ms, body);
+    let mut signature = String::with_capacity(keys.len() * 48);
+    for (i, key) in keys.iter().enumerate() {
+        if i > 0 {
+            signature.push(' ');
+        }
+        let tag = standard_tag(
+            &key.standard,
+            msg_id.as_bytes(),
+            headers.webhook_timestamp.as_bytes(),
+            body,
+        );
+        signature.push_str("v1,");
+        signature.push_str(ascii(&base64_tag(&tag)));
+    }
+    headers.webhook_signature = signature;
+    Ok(headers)
 }
 
-/// Signs with already parsed keys (the npm package keeps them for the life of a `Webhook`).
-pub(crate) fn sign_with_keys(
-    keys: &[SecretKey],
+/// All signature headers for one attempt of a destination that signs with ed25519: Amigo's
+/// header set with the HMAC `secrets` as [`sign_webhook`] does, and `webhook-signature` with one
+/// `v1a` entry per signing key, newest first (two during dual signing after a rotation).
+#[cfg(feature = "ed25519")]
+pub fn sign_webhook_ed25519(
+    secrets: &[&str],
+    signing_keys: &[&crate::asymmetric::SigningKey],
     msg_id: &str,
     timestamp_ms: i64,
     body: &[u8],
-) -> SignedHeaders {
+) -> Result<SignedHeaders, SecretError> {
+    if signing_keys.is_empty() {
+        return Err(SecretError::NoSecret);
+    }
+    let keys = parse_all(secrets)?;
+    let mut headers = sign_amigo(&keys, msg_id, timestamp_ms, body);
+    let entries: Vec<String> = signing_keys
+        .iter()
+        .map(|key| {
+            key.sign(
+                msg_id.as_bytes(),
+                headers.webhook_timestamp.as_bytes(),
+                body,
+            )
+        })
+        .collect();
+    headers.webhook_signature = entries.join(" ");
+    Ok(headers)
+}
+
+/// The headers of one attempt with Amigo's signatures filled in and `webhook-signature` empty.
+fn sign_amigo(keys: &[SecretKey], msg_id: &str, timestamp_ms: i64, body: &[u8]) -> SignedHeaders {
     let amigo_ts = Decimal::new(timestamp_ms);
     let standard_ts = Decimal::new(timestamp_ms.div_euclid(1000));
-
     // Amigo's official SDK compares the whole header with one digest, so outside dual
     // signing the header holds exactly one signature.
     let mut amigo_signature = String::with_capacity(keys.len() * 65);
-    let mut webhook_signature = String::with_capacity(keys.len() * 48);
     for (i, key) in keys.iter().enumerate() {
         if i > 0 {
             amigo_signature.push(',');
-            webhook_signature.push(' ');
         }
         let amigo = hex_tag(&amigo_tag(&key.amigo, amigo_ts.as_bytes(), body));
         amigo_signature.push_str(ascii(&amigo));
-        let standard = base64_tag(&standard_tag(
-            &key.standard,
-            msg_id.as_bytes(),
-            standard_ts.as_bytes(),
-            body,
-        ));
-        webhook_signature.push_str("v1,");
-        webhook_signature.push_str(ascii(&standard));
     }
-
     SignedHeaders {
         idempotent_key: msg_id.to_owned(),
         amigo_timestamp: amigo_ts.as_str().to_owned(),
         amigo_signature,
         webhook_id: msg_id.to_owned(),
         webhook_timestamp: standard_ts.as_str().to_owned(),
-        webhook_signature,
+        webhook_signature: String::new(),
     }
 }
 

@@ -1,8 +1,10 @@
 //! Verifying a received webhook: picks the scheme from the headers, checks the timestamp window, then the signatures.
 
+#[cfg(feature = "ed25519")]
+use crate::asymmetric::PublicKey;
 use crate::encoding::{B64_TAG_LEN, HEX_TAG_LEN, base64_tag, hex_tag, parse_timestamp};
 use crate::header;
-use crate::secret::{SecretError, SecretKey, parse_all};
+use crate::secret::{PUBLIC_KEY_PREFIX, SecretError, SecretKey};
 use crate::sha256::HmacKey;
 use crate::sign::{amigo_tag, standard_tag};
 use core::fmt;
@@ -74,6 +76,9 @@ impl From<SecretError> for VerifyError {
 }
 
 /// Received headers, looked up by lowercase name whatever case they arrived in.
+///
+/// [`Verifier::verify`] asks only for the names it needs, in a fixed order (the Standard Webhooks
+/// names, then Amigo's only when none of those is present), and may ask for one name twice.
 pub trait Headers {
     /// The value of the header `name` (given in lowercase), if present.
     fn header(&self, name: &str) -> Option<&str>;
@@ -99,19 +104,111 @@ impl<K: AsRef<str>, V: AsRef<str>> Headers for Vec<(K, V)> {
     }
 }
 
-/// Verifies webhooks for one destination: its secrets (several while the sender rotates) and a
-/// timestamp tolerance. Build it once; each secret's HMAC key state is computed here, not per call.
+/// What verified a webhook: the header set, the kind of signature, and which of the keys.
+///
+/// Deduplicate on `webhook-id` only when `scheme` is [`Scheme::StandardWebhooks`]: Amigo's scheme
+/// does not sign the delivery's id, so its `x-amigo-idempotent-key` could have been changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// The header set whose signature matched.
+    pub scheme: Scheme,
+    /// Whether a `v1a` (ed25519) signature matched a `whpk_` public key, rather than an HMAC.
+    pub asymmetric: bool,
+    /// The position, in the list the verifier was built from, of the key that matched.
+    pub key_index: usize,
+}
+
+/// One key a receiver holds: a shared secret (both schemes) or, with the `ed25519` feature, a
+/// public key (Standard Webhooks `v1a` signatures only).
+#[derive(Clone, Copy)]
+pub(crate) enum ReceiverKey {
+    Secret(SecretKey),
+    #[cfg(feature = "ed25519")]
+    Public(PublicKey),
+}
+
+impl ReceiverKey {
+    /// A `whpk_` public key or a `whsec_` secret, told apart by the prefix.
+    pub(crate) fn parse(text: &str) -> Result<Self, SecretError> {
+        if text.starts_with(PUBLIC_KEY_PREFIX) {
+            #[cfg(feature = "ed25519")]
+            return PublicKey::parse(text).map(ReceiverKey::Public);
+            #[cfg(not(feature = "ed25519"))]
+            return Err(SecretError::PublicKeyUnsupported);
+        }
+        SecretKey::parse(text).map(ReceiverKey::Secret)
+    }
+
+    fn standard(&self) -> StandardKey {
+        match self {
+            ReceiverKey::Secret(key) => StandardKey::Hmac(key.standard),
+            #[cfg(feature = "ed25519")]
+            ReceiverKey::Public(key) => StandardKey::Public(*key),
+        }
+    }
+
+    fn amigo(&self) -> Option<HmacKey> {
+        match self {
+            ReceiverKey::Secret(key) => Some(key.amigo),
+            #[cfg(feature = "ed25519")]
+            ReceiverKey::Public(_) => None,
+        }
+    }
+}
+
+/// A key as the Standard Webhooks check uses it: an HMAC key state for `v1` entries, or a
+/// public key for `v1a` entries.
+#[derive(Clone, Copy)]
+pub(crate) enum StandardKey {
+    Hmac(HmacKey),
+    #[cfg(feature = "ed25519")]
+    Public(PublicKey),
+}
+
+impl StandardKey {
+    /// Whether one of the space-separated entries of `signature` is this key's signature.
+    fn matches(&self, id: &[u8], timestamp: &[u8], body: &[u8], signature: &[u8]) -> bool {
+        let entries = signature.split(|&c| c == b' ');
+        match self {
+            StandardKey::Hmac(key) => {
+                let expected = base64_tag(&standard_tag(key, id, timestamp, body));
+                entries
+                    .filter_map(|entry| entry.strip_prefix(b"v1,"))
+                    .any(|candidate| tag_eq::<B64_TAG_LEN>(candidate, &expected))
+            }
+            #[cfg(feature = "ed25519")]
+            StandardKey::Public(key) => entries
+                .filter_map(|entry| entry.strip_prefix(b"v1a,"))
+                .any(|candidate| key.verifies(id, timestamp, body, candidate)),
+        }
+    }
+
+    fn asymmetric(&self) -> bool {
+        !matches!(self, StandardKey::Hmac(_))
+    }
+}
+
+/// Verifies webhooks for one destination: its secrets or public keys (several while the sender
+/// rotates) and a timestamp tolerance. Build it once; each secret's HMAC key state and each
+/// public key's point are computed here, not per call.
 #[derive(Clone)]
 pub struct Verifier {
-    keys: Vec<SecretKey>,
+    keys: Vec<ReceiverKey>,
     tolerance_ms: i64,
 }
 
 impl Verifier {
-    /// A verifier accepting any of `secrets`, with the default 5-minute tolerance.
-    pub fn new<S: AsRef<str>>(secrets: &[S]) -> Result<Self, SecretError> {
+    /// A verifier accepting any of `keys` (`whsec_` secrets, and `whpk_` public keys with the
+    /// `ed25519` feature), newest first, with the default 5-minute tolerance.
+    pub fn new<S: AsRef<str>>(keys: &[S]) -> Result<Self, SecretError> {
+        if keys.is_empty() {
+            return Err(SecretError::NoSecret);
+        }
         Ok(Verifier {
-            keys: parse_all(secrets)?,
+            keys: keys
+                .iter()
+                .map(|k| ReceiverKey::parse(k.as_ref()))
+                .collect::<Result<_, _>>()?,
             tolerance_ms: i64::from(DEFAULT_TOLERANCE_SECONDS) * 1000,
         })
     }
@@ -122,7 +219,8 @@ impl Verifier {
         self
     }
 
-    /// Verifies a webhook given its headers and raw body, at `now_ms` (Unix milliseconds).
+    /// Verifies a webhook given its headers and raw body, at `now_ms` (Unix milliseconds), and
+    /// tells what verified it.
     ///
     /// Standard Webhooks headers are used when present (their signature also covers the message
     /// id); otherwise Amigo's. The clock is a parameter so that this core stays pure: callers pass
@@ -132,7 +230,7 @@ impl Verifier {
         headers: &H,
         body: &[u8],
         now_ms: i64,
-    ) -> Result<Scheme, VerifyError> {
+    ) -> Result<Verified, VerifyError> {
         let get = |name: &'static str| {
             headers
                 .header(name)
@@ -146,21 +244,21 @@ impl Verifier {
         ]
         .iter()
         .any(|name| headers.header(name).is_some());
-        let amigo_present = [header::AMIGO_SIGNATURE, header::AMIGO_TIMESTAMP]
-            .iter()
-            .any(|name| headers.header(name).is_some());
+        let amigo_present = || {
+            [header::AMIGO_SIGNATURE, header::AMIGO_TIMESTAMP]
+                .iter()
+                .any(|name| headers.header(name).is_some())
+        };
 
-        if standard_present || !amigo_present {
+        if standard_present || !amigo_present() {
             let id = get(header::WEBHOOK_ID)?;
             let timestamp = get(header::WEBHOOK_TIMESTAMP)?;
             let signature = get(header::WEBHOOK_SIGNATURE)?;
-            self.verify_standard(id, timestamp, signature, body, now_ms)?;
-            Ok(Scheme::StandardWebhooks)
+            self.verify_standard(id, timestamp, signature, body, now_ms)
         } else {
             let timestamp = get(header::AMIGO_TIMESTAMP)?;
             let signature = get(header::AMIGO_SIGNATURE)?;
-            self.verify_amigo(timestamp, signature, body, now_ms)?;
-            Ok(Scheme::Amigo)
+            self.verify_amigo(timestamp, signature, body, now_ms)
         }
     }
 
@@ -173,8 +271,8 @@ impl Verifier {
         signature: &[u8],
         body: &[u8],
         now_ms: i64,
-    ) -> Result<(), VerifyError> {
-        let keys = self.keys.iter().map(|k| k.standard);
+    ) -> Result<Verified, VerifyError> {
+        let keys = self.keys.iter().map(ReceiverKey::standard);
         verify_standard_with(
             keys,
             self.tolerance_ms,
@@ -187,70 +285,75 @@ impl Verifier {
     }
 
     /// Verifies Amigo header values (`x-amigo-request-timestamp` in milliseconds,
-    /// `x-amigo-request-signature`: comma-separated lowercase hex, newest first).
+    /// `x-amigo-request-signature`: comma-separated lowercase hex, newest first). Public keys
+    /// take no part: Amigo's scheme is HMAC only.
     pub fn verify_amigo(
         &self,
         timestamp: &[u8],
         signature: &[u8],
         body: &[u8],
         now_ms: i64,
-    ) -> Result<(), VerifyError> {
-        let keys = self.keys.iter().map(|k| k.amigo);
+    ) -> Result<Verified, VerifyError> {
+        let keys = self.keys.iter().map(ReceiverKey::amigo);
         verify_amigo_with(keys, self.tolerance_ms, timestamp, signature, body, now_ms)
     }
 }
 
-/// [`Verifier::verify_standard`] over Standard Webhooks keys kept elsewhere (the npm package
-/// keeps them in JavaScript and passes them in with each call).
+/// [`Verifier::verify_standard`] over keys kept elsewhere (the npm package keeps them in
+/// JavaScript and passes them in with each call); `key_index` counts them in the order given.
 pub(crate) fn verify_standard_with(
-    keys: impl IntoIterator<Item = HmacKey>,
+    keys: impl IntoIterator<Item = StandardKey>,
     tolerance_ms: i64,
     id: &[u8],
     timestamp: &[u8],
     signature: &[u8],
     body: &[u8],
     now_ms: i64,
-) -> Result<(), VerifyError> {
+) -> Result<Verified, VerifyError> {
     let sent_s = parse_timestamp(timestamp).ok_or(VerifyError::MalformedTimestamp)?;
     check_window(
         tolerance_ms,
         sent_s.saturating_mul(1000),
         now_ms.div_euclid(1000).saturating_mul(1000),
     )?;
-    for key in keys {
-        let expected = base64_tag(&standard_tag(&key, id, timestamp, body));
-        let matched = signature
-            .split(|&c| c == b' ')
-            .filter_map(|entry| entry.strip_prefix(b"v1,"))
-            .any(|candidate| tag_eq::<B64_TAG_LEN>(candidate, &expected));
-        if matched {
-            return Ok(());
+    for (key_index, key) in keys.into_iter().enumerate() {
+        if key.matches(id, timestamp, body, signature) {
+            return Ok(Verified {
+                scheme: Scheme::StandardWebhooks,
+                asymmetric: key.asymmetric(),
+                key_index,
+            });
         }
     }
     Err(VerifyError::NoMatchingSignature)
 }
 
-/// [`Verifier::verify_amigo`] over Amigo keys kept elsewhere.
+/// [`Verifier::verify_amigo`] over Amigo keys kept elsewhere; `None` stands for a key that has no
+/// Amigo form (a public key), so that `key_index` counts every key.
 pub(crate) fn verify_amigo_with(
-    keys: impl IntoIterator<Item = HmacKey>,
+    keys: impl IntoIterator<Item = Option<HmacKey>>,
     tolerance_ms: i64,
     timestamp: &[u8],
     signature: &[u8],
     body: &[u8],
     now_ms: i64,
-) -> Result<(), VerifyError> {
+) -> Result<Verified, VerifyError> {
     let sent_ms = parse_timestamp(timestamp).ok_or(VerifyError::MalformedTimestamp)?;
     check_window(tolerance_ms, sent_ms, now_ms)?;
-    for key in keys {
-        let expected = hex_tag(&amigo_tag(&key, timestamp, body));
-        let matched = signature
+    let matches = |key: &HmacKey| {
+        let expected = hex_tag(&amigo_tag(key, timestamp, body));
+        signature
             .split(|&c| c == b',')
-            .any(|candidate| tag_eq::<HEX_TAG_LEN>(candidate.trim_ascii(), &expected));
-        if matched {
-            return Ok(());
-        }
-    }
-    Err(VerifyError::NoMatchingSignature)
+            .any(|candidate| tag_eq::<HEX_TAG_LEN>(candidate.trim_ascii(), &expected))
+    };
+    keys.into_iter()
+        .position(|key| key.is_some_and(|key| matches(&key)))
+        .map(|key_index| Verified {
+            scheme: Scheme::Amigo,
+            asymmetric: false,
+            key_index,
+        })
+        .ok_or(VerifyError::NoMatchingSignature)
 }
 
 fn check_window(tolerance_ms: i64, sent_ms: i64, now_ms: i64) -> Result<(), VerifyError> {
@@ -300,11 +403,27 @@ mod tests {
         Verifier::new(&[SECRET]).expect("valid secret")
     }
 
+    fn by_standard(key_index: usize) -> Verified {
+        Verified {
+            scheme: Scheme::StandardWebhooks,
+            asymmetric: false,
+            key_index,
+        }
+    }
+
+    fn by_amigo(key_index: usize) -> Verified {
+        Verified {
+            scheme: Scheme::Amigo,
+            asymmetric: false,
+            key_index,
+        }
+    }
+
     #[test]
     fn standard_webhooks_vectors_verify() {
         assert_eq!(
             verifier().verify(&standard(SIG, TS), BODY.as_bytes(), NOW_MS),
-            Ok(Scheme::StandardWebhooks)
+            Ok(by_standard(0))
         );
         let second = Verifier::new(&["whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"]).expect("valid");
         let headers = [
@@ -318,7 +437,7 @@ mod tests {
         let body = br#"{"email":"test@example.com","username":"test_user"}"#;
         assert_eq!(
             second.verify(&headers, body, 1_649_367_553_000),
-            Ok(Scheme::StandardWebhooks)
+            Ok(by_standard(0))
         );
     }
 
@@ -344,7 +463,7 @@ mod tests {
         ];
         assert_eq!(
             verifier().verify(&headers, BODY.as_bytes(), 1_614_265_330_123),
-            Ok(Scheme::Amigo)
+            Ok(by_amigo(0))
         );
         let tampered = [
             headers[0],
@@ -436,7 +555,7 @@ mod tests {
         );
         assert_eq!(
             v.verify(&headers, BODY.as_bytes(), NOW_MS + 300_000),
-            Ok(Scheme::Amigo)
+            Ok(by_amigo(0))
         );
     }
 
@@ -465,13 +584,27 @@ mod tests {
     }
 
     #[test]
-    fn any_of_several_secrets_verifies() {
+    fn any_of_several_secrets_verifies_and_is_named() {
         let v = Verifier::new(&["whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", SECRET]).expect("valid");
-        assert!(
-            v.verify(&standard(SIG, TS), BODY.as_bytes(), NOW_MS)
-                .is_ok()
+        assert_eq!(
+            v.verify(&standard(SIG, TS), BODY.as_bytes(), NOW_MS),
+            Ok(by_standard(1))
+        );
+        let amigo = [
+            ("x-amigo-request-timestamp", "1614265330123"),
+            ("x-amigo-request-signature", AMIGO_SIG),
+        ];
+        assert_eq!(
+            v.verify(&amigo, BODY.as_bytes(), 1_614_265_330_123),
+            Ok(by_amigo(1))
+        );
+        assert_eq!(
+            Verifier::new::<&str>(&[]).err(),
+            Some(SecretError::NoSecret)
         );
     }
+
+    const AMIGO_SIG: &str = "2575962817f7d247c96debda2c18feb5a554d8e7bb8200e17d85554fbde6b4fe";
 
     #[test]
     fn missing_headers_are_named() {
@@ -554,12 +687,194 @@ mod tests {
     }
 }
 
+#[cfg(all(test, feature = "ed25519"))]
+mod asymmetric_tests {
+    use super::*;
+    use crate::asymmetric::SigningKey;
+    use crate::sign::{sign_webhook, sign_webhook_ed25519};
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    // The Standard Webhooks `v1a` vector.
+    const PUBLIC_KEY: &str = "whpk_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g=";
+    const V1A: &str = "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag==";
+    const BODY: &[u8] = br#"{"test": 2432232314}"#;
+    const NOW_MS: i64 = 1_614_265_330_000;
+
+    fn headers(signature: &str) -> [(&'static str, String); 3] {
+        [
+            ("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek".to_owned()),
+            ("webhook-timestamp", "1614265330".to_owned()),
+            ("webhook-signature", signature.to_owned()),
+        ]
+    }
+
+    fn asymmetric(key_index: usize) -> Verified {
+        Verified {
+            scheme: Scheme::StandardWebhooks,
+            asymmetric: true,
+            key_index,
+        }
+    }
+
+    #[test]
+    fn the_v1a_vector_verifies_with_its_public_key_and_names_it() {
+        let public = SigningKey::parse("whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=")
+            .expect("valid")
+            .public_key()
+            .encode();
+        assert_eq!(public, PUBLIC_KEY);
+        let v = Verifier::new(&[PUBLIC_KEY]).expect("valid");
+        assert_eq!(v.verify(&headers(V1A), BODY, NOW_MS), Ok(asymmetric(0)));
+        // Beside a secret and another key, in any order: the index is the key's place in the list.
+        let other = SigningKey::from_seed(&[9; 32]).public_key().encode();
+        let mixed = Verifier::new(&[SECRET, other.as_str(), PUBLIC_KEY]).expect("valid");
+        assert_eq!(mixed.verify(&headers(V1A), BODY, NOW_MS), Ok(asymmetric(2)));
+        let both = format!("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= {V1A}");
+        assert_eq!(
+            mixed.verify(&headers(&both), BODY, NOW_MS),
+            Ok(Verified {
+                scheme: Scheme::StandardWebhooks,
+                asymmetric: false,
+                key_index: 0
+            })
+        );
+        let keys_first = Verifier::new(&[PUBLIC_KEY, SECRET]).expect("valid");
+        assert_eq!(
+            keys_first.verify(&headers(&both), BODY, NOW_MS),
+            Ok(asymmetric(0))
+        );
+    }
+
+    #[test]
+    fn a_v1a_signature_fails_on_any_change_and_is_never_read_as_v1() {
+        let v = Verifier::new(&[PUBLIC_KEY]).expect("valid");
+        let fail = Err(VerifyError::NoMatchingSignature);
+        assert_eq!(
+            v.verify(&headers(V1A), br#"{"test": 2432232315}"#, NOW_MS),
+            fail
+        );
+        assert_eq!(
+            v.verify(&headers(&V1A.replacen("v1a", "v1", 1)), BODY, NOW_MS),
+            fail
+        );
+        assert_eq!(
+            v.verify(&headers(&V1A.replacen("v1a", "v2a", 1)), BODY, NOW_MS),
+            fail
+        );
+        assert_eq!(v.verify(&headers("v1a,"), BODY, NOW_MS), fail);
+        assert_eq!(
+            v.verify(&headers(V1A), BODY, NOW_MS + 301_000),
+            Err(VerifyError::TimestampTooOld)
+        );
+        // A secret does not verify a v1a entry either.
+        let secret = Verifier::new(&[SECRET]).expect("valid");
+        assert_eq!(secret.verify(&headers(V1A), BODY, NOW_MS), fail);
+    }
+
+    #[test]
+    fn public_keys_take_no_part_in_amigos_scheme() {
+        let signed = sign_webhook(&[SECRET], "msg_1", NOW_MS, BODY).expect("valid");
+        let amigo: Vec<(&str, &str)> = signed
+            .iter()
+            .filter(|(n, _)| n.starts_with("x-amigo-"))
+            .collect();
+        let only_public = Verifier::new(&[PUBLIC_KEY]).expect("valid");
+        assert_eq!(
+            only_public.verify(&amigo, BODY, NOW_MS),
+            Err(VerifyError::NoMatchingSignature)
+        );
+        let both = Verifier::new(&[PUBLIC_KEY, SECRET]).expect("valid");
+        assert_eq!(
+            both.verify(&amigo, BODY, NOW_MS),
+            Ok(Verified {
+                scheme: Scheme::Amigo,
+                asymmetric: false,
+                key_index: 1
+            })
+        );
+    }
+
+    #[test]
+    fn an_ed25519_destinations_headers_verify_with_each_key_during_dual_signing() {
+        let old = SigningKey::from_seed(&[1; 32]);
+        let new = SigningKey::from_seed(&[2; 32]);
+        let signed =
+            sign_webhook_ed25519(&[SECRET], &[&new, &old], "msg_2", NOW_MS, BODY).expect("valid");
+        let entries: Vec<&str> = signed
+            .get("webhook-signature")
+            .unwrap_or_default()
+            .split(' ')
+            .collect();
+        assert_eq!(entries.len(), 2);
+        assert!(
+            entries
+                .iter()
+                .all(|e| e.starts_with("v1a,") && e.len() == 4 + 88)
+        );
+        let standard: Vec<(&str, &str)> = signed
+            .iter()
+            .filter(|(n, _)| n.starts_with("webhook-"))
+            .collect();
+        for (key, index) in [(&old, 1), (&new, 0)] {
+            let v = Verifier::new(&[key.public_key().encode()]).expect("valid");
+            assert_eq!(
+                v.verify(&standard, BODY, NOW_MS),
+                Ok(asymmetric(0)),
+                "{index}"
+            );
+        }
+        // Amigo's header set stays HMAC with the destination's secret.
+        assert_eq!(
+            signed.get("x-amigo-request-signature"),
+            sign_webhook(&[SECRET], "msg_2", NOW_MS, BODY)
+                .expect("valid")
+                .get("x-amigo-request-signature")
+        );
+        assert_eq!(
+            sign_webhook_ed25519(&[SECRET], &[], "m", 0, b"").err(),
+            Some(SecretError::NoSecret)
+        );
+    }
+
+    #[test]
+    fn malformed_public_keys_are_refused() {
+        for key in [
+            "whpk_",
+            "whpk_QUJD",
+            "whpk_AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ] {
+            assert!(Verifier::new(&[key]).is_err(), "{key}");
+        }
+    }
+}
+
+#[cfg(all(test, not(feature = "ed25519")))]
+mod without_ed25519 {
+    use super::*;
+
+    #[test]
+    fn public_keys_are_refused_with_the_reason() {
+        assert_eq!(
+            Verifier::new(&["whpk_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g="]).err(),
+            Some(SecretError::PublicKeyUnsupported)
+        );
+    }
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 mod properties {
     use super::*;
     use crate::sign::sign_webhook;
     use proptest::prelude::*;
+
+    fn by(scheme: Scheme) -> Verified {
+        Verified {
+            scheme,
+            asymmetric: false,
+            key_index: 0,
+        }
+    }
 
     const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 
@@ -585,8 +900,8 @@ mod properties {
                                         ts_ms in 0i64..4_000_000_000_000) {
             let v = Verifier::new(&[SECRET]).expect("valid");
             let headers = signed(&body, ts_ms);
-            prop_assert_eq!(v.verify(&only(&headers, "webhook-"), &body, ts_ms), Ok(Scheme::StandardWebhooks));
-            prop_assert_eq!(v.verify(&only(&headers, "x-amigo-"), &body, ts_ms), Ok(Scheme::Amigo));
+            prop_assert_eq!(v.verify(&only(&headers, "webhook-"), &body, ts_ms), Ok(by(Scheme::StandardWebhooks)));
+            prop_assert_eq!(v.verify(&only(&headers, "x-amigo-"), &body, ts_ms), Ok(by(Scheme::Amigo)));
         }
 
         #[test]

@@ -2,7 +2,7 @@
 
 use crate::bindings;
 use crate::sha256;
-use crate::{Scheme, Verifier, VerifyError, sign_webhook};
+use crate::{Scheme, Verified, Verifier, VerifyError, sign_webhook};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -10,6 +10,8 @@ const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
 const BODY: &str = r#"{"test": 2432232314}"#;
 const SIG: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
 const NOW_MS: f64 = 1_614_265_330_000.0;
+/// What a verification that succeeds returns for the `i`-th key passed.
+const MATCHED: u32 = 0x100;
 
 /// Writes the parts one after the other at the start of the input buffer, as the JavaScript
 /// wrapper does, and returns their lengths.
@@ -58,14 +60,14 @@ fn scheme_keys(keys: &[[u8; 128]], half: usize) -> Vec<u8> {
 fn verify_standard(secrets: &[&str], body: &[u8], ts: &str, sig: &str, now: f64) -> u32 {
     let keys = scheme_keys(&parse(secrets).expect("valid secrets"), 1);
     let l = write(&[&keys, body, ID.as_bytes(), ts.as_bytes(), sig.as_bytes()]);
-    bindings::verify_standard(secrets.len(), l[1], l[2], l[3], l[4], 300, now)
+    bindings::verify_standard(secrets.len(), 0, l[1], l[2], l[3], l[4], 300, now)
 }
 
 #[wasm_bindgen_test]
 fn standard_vector_verifies_through_the_buffer() {
     assert_eq!(
         verify_standard(&[SECRET], BODY.as_bytes(), "1614265330", SIG, NOW_MS),
-        0
+        MATCHED
     );
 }
 
@@ -98,9 +100,10 @@ fn a_tolerance_other_than_the_default_is_applied() {
         b"1614265330",
         SIG.as_bytes(),
     ]);
-    let at = |tolerance, now| bindings::verify_standard(1, l[1], l[2], l[3], l[4], tolerance, now);
+    let at =
+        |tolerance, now| bindings::verify_standard(1, 0, l[1], l[2], l[3], l[4], tolerance, now);
     assert_eq!(at(10, NOW_MS + 11_000.0), 3);
-    assert_eq!(at(10, NOW_MS + 10_000.0), 0);
+    assert_eq!(at(10, NOW_MS + 10_000.0), MATCHED);
 }
 
 #[wasm_bindgen_test]
@@ -108,7 +111,7 @@ fn lengths_beyond_the_buffer_are_a_layout_error() {
     let keys = scheme_keys(&parse(&[SECRET]).expect("valid"), 1);
     write(&[&keys]);
     assert_eq!(
-        bindings::verify_standard(1, usize::MAX / 2, 1, 1, 1, 300, NOW_MS),
+        bindings::verify_standard(1, 0, usize::MAX / 2, 1, 1, 1, 300, NOW_MS),
         99
     );
     assert_eq!(bindings::verify_amigo(usize::MAX, 1, 1, 1, 300, NOW_MS), 99);
@@ -132,7 +135,7 @@ fn second_secret_verifies_during_rotation() {
     let secrets = ["whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", SECRET];
     assert_eq!(
         verify_standard(&secrets, BODY.as_bytes(), "1614265330", SIG, NOW_MS),
-        0
+        MATCHED + 1
     );
     assert_eq!(
         verify_standard(&secrets[..1], BODY.as_bytes(), "1614265330", SIG, NOW_MS),
@@ -147,7 +150,7 @@ fn amigo_vector_verifies_through_the_buffer() {
     let l = write(&[&keys, BODY.as_bytes(), b"1614265330123", sig]);
     assert_eq!(
         bindings::verify_amigo(1, l[1], l[2], l[3], 300, 1_614_265_330_123.0),
-        0
+        MATCHED
     );
     let l = write(&[&keys, b"{}", b"1614265330123", sig]);
     assert_eq!(
@@ -172,7 +175,7 @@ fn sign_output_verifies_and_matches_the_core() {
     let sig = core.get("webhook-signature").unwrap_or_default().to_owned();
     assert_eq!(
         verify_standard(&[SECRET], &body, "1614265330", &sig, NOW_MS),
-        0
+        MATCHED
     );
 }
 
@@ -198,12 +201,17 @@ fn core_verifies_both_schemes_on_wasm32() {
         .filter(|(n, _)| n.starts_with("x-amigo-"))
         .collect();
     assert_eq!(
-        v.verify(&standard, b"{}", 1_700_000_000_000),
+        v.verify(&standard, b"{}", 1_700_000_000_000)
+            .map(|v| v.scheme),
         Ok(Scheme::StandardWebhooks)
     );
     assert_eq!(
         v.verify(&amigo, b"{}", 1_700_000_000_000),
-        Ok(Scheme::Amigo)
+        Ok(Verified {
+            scheme: Scheme::Amigo,
+            asymmetric: false,
+            key_index: 0
+        })
     );
     assert_eq!(
         v.verify(&amigo, b"{ }", 1_700_000_000_000),
@@ -229,4 +237,65 @@ fn sha256_matches_the_fips_vectors_on_wasm32() {
         hex(sha256::sha256(&vec![b'a'; 1_000_000])),
         "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
     );
+}
+
+/// The Standard Webhooks `v1a` vector: its public key and the signature of `BODY` at `1614265330`.
+#[cfg(feature = "ed25519")]
+const V1A_PUBLIC_KEY: &str = "whpk_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g=";
+#[cfg(feature = "ed25519")]
+const V1A: &str =
+    "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag==";
+
+/// Parses a public key through the buffer: its 32 bytes, or the failing status.
+#[cfg(feature = "ed25519")]
+fn parse_public(key: &str) -> Result<Vec<u8>, u32> {
+    let l = write(&[key.as_bytes()]);
+    match bindings::parse_public_key(l[0]) {
+        0 => Ok(read(l[0], 32)),
+        status => Err(status),
+    }
+}
+
+#[cfg(feature = "ed25519")]
+#[wasm_bindgen_test]
+fn the_v1a_vector_verifies_through_the_buffer_and_names_its_key() {
+    let public = parse_public(V1A_PUBLIC_KEY).expect("valid");
+    let hmac = scheme_keys(&parse(&[SECRET]).expect("valid"), 1);
+    let verify = |hmac_count: usize, keys: &[u8], body: &[u8], sig: &str| {
+        let l = write(&[keys, body, ID.as_bytes(), b"1614265330", sig.as_bytes()]);
+        let public_count = (keys.len() - 64 * hmac_count) / 32;
+        bindings::verify_standard(
+            hmac_count,
+            public_count,
+            l[1],
+            l[2],
+            l[3],
+            l[4],
+            300,
+            NOW_MS,
+        )
+    };
+    assert_eq!(verify(0, &public, BODY.as_bytes(), V1A), MATCHED);
+    // HMAC states come first: the public key is the second key passed.
+    let both = [hmac.as_slice(), public.as_slice()].concat();
+    assert_eq!(verify(1, &both, BODY.as_bytes(), V1A), MATCHED + 1);
+    assert_eq!(verify(1, &both, BODY.as_bytes(), SIG), MATCHED);
+    assert_eq!(verify(0, &public, b"{\"test\": 2432232315}", V1A), 5);
+    // A public key never verifies a `v1` HMAC entry, nor a secret a `v1a` one.
+    assert_eq!(verify(0, &public, BODY.as_bytes(), SIG), 5);
+    assert_eq!(verify(1, &hmac, BODY.as_bytes(), V1A), 5);
+}
+
+#[cfg(feature = "ed25519")]
+#[wasm_bindgen_test]
+fn malformed_public_keys_are_refused_with_a_reason() {
+    for (key, status) in [
+        ("whpk_QUJD", 14),
+        ("whpk_", 14),
+        ("whpk_AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 15),
+        ("whpk_AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 15),
+        ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 11),
+    ] {
+        assert_eq!(parse_public(key).err(), Some(status), "{key:?}");
+    }
 }

@@ -1,4 +1,4 @@
-// Packs pkg/ with npm, installs the tarball into a temporary project, and imports it as ESM, as CommonJS, and in workerd (Cloudflare Workers' runtime) through miniflare.
+// Packs pkg/ with npm, installs the tarball into a temporary project, and imports both entries (`@edgehook/sdk` and `@edgehook/sdk/ed25519`) as ESM, as CommonJS, and in workerd (Cloudflare Workers' runtime).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -22,6 +22,21 @@ try { wh.verify('{"test": 2432232315}', headers); } catch (e) { code = (e instan
 const result = JSON.stringify({ event: wh.verify('{"test": 2432232314}', headers), code });
 `;
 
+// The same for the ed25519 entry: the Standard Webhooks `v1a` vector, verified with its public key.
+const CHECK_ED25519 = `
+const headers = { 'webhook-id': 'msg_p5jXN8AQM9LWM0D4loKWxJek', 'webhook-timestamp': '1614265330', 'webhook-signature': 'v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag==' };
+const wh = new Webhook('whpk_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g=', { clock: () => 1614265330000 });
+let code = 'none';
+try { wh.verify('{"test": 2432232315}', headers); } catch (e) { code = (e instanceof WebhookVerificationError) + ':' + e.code; }
+const result = JSON.stringify({ event: wh.verify('{"test": 2432232314}', headers), code });
+`;
+
+// Each entry: its specifier, its check, and the wasm file its Workers build imports.
+const ENTRIES = [
+  ['@edgehook/sdk', CHECK, 'edgehook_sdk_bg.wasm'],
+  ['@edgehook/sdk/ed25519', CHECK_ED25519, 'edgehook_sdk_ed25519_bg.wasm'],
+];
+
 before(() => {
   project = mkdtempSync(join(tmpdir(), 'edgehook-sdk-install-'));
   const npm = (...args) => execFileSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, encoding: 'utf8' });
@@ -37,41 +52,48 @@ const expected = { event: { test: 2432232314 }, code: 'true:no_matching_signatur
 test('the tarball holds the built package and its types', () => {
   const manifest = JSON.parse(readFileSync(join(project, 'node_modules/@edgehook/sdk/package.json'), 'utf8'));
   assert.equal(manifest.name, '@edgehook/sdk');
-  for (const file of ['dist/index.mjs', 'dist/index.cjs', 'dist/workerd.mjs', 'dist/edgehook_sdk_bg.wasm', 'dist/index.d.ts', 'dist/index.d.cts', 'README.md']) {
+  const files = ['dist/index.mjs', 'dist/index.cjs', 'dist/workerd.mjs', 'dist/edgehook_sdk_bg.wasm', 'dist/index.d.ts', 'dist/index.d.cts', 'README.md',
+    'dist/ed25519.mjs', 'dist/ed25519.cjs', 'dist/ed25519-workerd.mjs', 'dist/edgehook_sdk_ed25519_bg.wasm', 'dist/ed25519.d.ts', 'dist/ed25519.d.cts'];
+  for (const file of files) {
     assert.ok(readFileSync(join(project, 'node_modules/@edgehook/sdk', file)).length > 0, file);
   }
 });
 
-test('imports as ESM', () => {
-  writeFileSync(join(project, 'esm.mjs'), `import { Webhook, WebhookVerificationError } from '@edgehook/sdk';${CHECK}console.log(result);`);
-  assert.deepEqual(JSON.parse(execFileSync(process.execPath, ['esm.mjs'], { cwd: project, encoding: 'utf8' })), expected);
-});
+for (const [specifier, check, wasmFile] of ENTRIES) {
+  const tag = specifier.replace(/\W/g, '_');
 
-test('requires as CommonJS', () => {
-  writeFileSync(join(project, 'cjs.cjs'), `const { Webhook, WebhookVerificationError } = require('@edgehook/sdk');${CHECK}console.log(result);`);
-  assert.deepEqual(JSON.parse(execFileSync(process.execPath, ['cjs.cjs'], { cwd: project, encoding: 'utf8' })), expected);
-});
-
-test('runs in workerd, bundled the way wrangler bundles (workerd condition, .wasm as a module)', async () => {
-  writeFileSync(join(project, 'worker.mjs'), `import { Webhook, WebhookVerificationError } from '@edgehook/sdk';
-export default { test() { ${CHECK} if (result !== ${JSON.stringify(JSON.stringify(expected))}) throw new Error(result); console.log('edgehook-sdk verified in workerd'); } };`);
-  const out = await esbuild.build({
-    entryPoints: [join(project, 'worker.mjs')],
-    bundle: true, format: 'esm', write: false, outdir: project,
-    conditions: ['workerd', 'worker', 'browser'], platform: 'neutral', external: ['*.wasm'], logLevel: 'silent',
+  test(`${specifier} imports as ESM`, () => {
+    writeFileSync(join(project, `${tag}.mjs`), `import { Webhook, WebhookVerificationError } from '${specifier}';${check}console.log(result);`);
+    assert.deepEqual(JSON.parse(execFileSync(process.execPath, [`${tag}.mjs`], { cwd: project, encoding: 'utf8' })), expected);
   });
-  const script = new TextDecoder().decode(out.outputFiles[0].contents);
-  assert.match(script, /edgehook_sdk_bg\.wasm/, 'the workerd entry imports the wasm file');
-  writeFileSync(join(project, 'bundle.mjs'), script.replace(/"[^"]*edgehook_sdk_bg\.wasm"/, '"./edgehook_sdk_bg.wasm"'));
-  writeFileSync(join(project, 'edgehook_sdk_bg.wasm'), readFileSync(join(project, 'node_modules/@edgehook/sdk/dist/edgehook_sdk_bg.wasm')));
-  writeFileSync(join(project, 'config.capnp'), `using Workerd = import "/workerd/workerd.capnp";
+
+  test(`${specifier} requires as CommonJS`, () => {
+    writeFileSync(join(project, `${tag}.cjs`), `const { Webhook, WebhookVerificationError } = require('${specifier}');${check}console.log(result);`);
+    assert.deepEqual(JSON.parse(execFileSync(process.execPath, [`${tag}.cjs`], { cwd: project, encoding: 'utf8' })), expected);
+  });
+
+  test(`${specifier} runs in workerd, bundled the way wrangler bundles (workerd condition, .wasm as a module)`, async () => {
+    const dir = mkdtempSync(join(project, 'workerd-'));
+    writeFileSync(join(dir, 'worker.mjs'), `import { Webhook, WebhookVerificationError } from '${specifier}';
+export default { test() { ${check} if (result !== ${JSON.stringify(JSON.stringify(expected))}) throw new Error(result); console.log('edgehook-sdk verified in workerd'); } };`);
+    const out = await esbuild.build({
+      entryPoints: [join(dir, 'worker.mjs')],
+      bundle: true, format: 'esm', write: false, outdir: dir, nodePaths: [join(project, 'node_modules')],
+      conditions: ['workerd', 'worker', 'browser'], platform: 'neutral', external: ['*.wasm'], logLevel: 'silent',
+    });
+    const script = new TextDecoder().decode(out.outputFiles[0].contents);
+    assert.ok(script.includes(wasmFile), `the workerd entry imports ${wasmFile}`);
+    writeFileSync(join(dir, 'bundle.mjs'), script.replace(new RegExp(`"[^"]*${wasmFile.replace('.', '\\.')}"`), `"./${wasmFile}"`));
+    writeFileSync(join(dir, wasmFile), readFileSync(join(project, 'node_modules/@edgehook/sdk/dist', wasmFile)));
+    writeFileSync(join(dir, 'config.capnp'), `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (services = [(name = "main", worker = .worker)]);
 const worker :Workerd.Worker = (
-  modules = [(name = "bundle.mjs", esModule = embed "bundle.mjs"), (name = "edgehook_sdk_bg.wasm", wasm = embed "edgehook_sdk_bg.wasm")],
+  modules = [(name = "bundle.mjs", esModule = embed "bundle.mjs"), (name = "${wasmFile}", wasm = embed "${wasmFile}")],
   compatibilityDate = "2025-01-01",
 );`);
-  // \`workerd test\` runs the worker's test() handler and fails when it throws.
-  const run = spawnSync(workerd, ['test', 'config.capnp'], { cwd: project, encoding: 'utf8' });
-  assert.equal(run.status, 0, run.stdout + run.stderr);
-  assert.match(run.stdout + run.stderr, /edgehook-sdk verified in workerd/);
-});
+    // \`workerd test\` runs the worker's test() handler and fails when it throws.
+    const run = spawnSync(workerd, ['test', 'config.capnp'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.match(run.stdout + run.stderr, /edgehook-sdk verified in workerd/);
+  });
+}
