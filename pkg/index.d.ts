@@ -28,13 +28,98 @@ export interface ApiKeyExpirationSoonEvent {
   expires_at: string;
 }
 
+/** Fields of every operational event: the destination it is about. */
+interface OperationalEventBase {
+  org_id: string;
+  /** The webhook destination the event is about. */
+  destination_id: string;
+}
+
+/** Operational: a destination's deliveries have only failed for `percent` % of the time to disable. */
+export interface DestinationFailingEvent extends OperationalEventBase {
+  type: 'destination.failing';
+  /** 50, 75 or 90. */
+  percent: number;
+  /** ISO 8601 time of the streak's first failed attempt. */
+  failing_since: string;
+  /** ISO 8601 time it is disabled if it keeps failing. */
+  disable_at: string;
+  last_error: string;
+}
+
+/** Operational: a failing destination was disabled (`disabled_reason: "failing"`). */
+export interface DestinationDisabledEvent extends OperationalEventBase {
+  type: 'destination.disabled';
+  reason: 'failing';
+  disabled_at: string;
+  failing_since: string;
+  /** Deliveries exhausted during the streak. */
+  exhausted: number;
+  last_error: string;
+}
+
+/** Operational: a destination that was warned about or disabled works again. */
+export interface DestinationRecoveredEvent extends OperationalEventBase {
+  type: 'destination.recovered';
+  reason: 'success' | 're-enabled';
+  recovered_at: string;
+}
+
+/** Operational: a delivery failed for good (its attempt budget is spent). */
+export interface DeliveryExhaustedEvent extends OperationalEventBase {
+  type: 'delivery.exhausted';
+  delivery_id: string;
+  event_type: WebhookEventType;
+  attempts: number;
+  /** 0 when no answer came. */
+  last_status_code: number;
+  error_class: 'timeout' | 'connection' | 'tls' | 'dns' | 'redirect' | 'http_status' | 'other';
+}
+
+/** Operational: a webhook destination was created. */
+export interface DestinationCreatedEvent extends OperationalEventBase {
+  type: 'destination.created';
+  url: string;
+  accepted_types: WebhookEventType[];
+  is_active: boolean;
+}
+
+/** Operational: a webhook destination's settings changed. */
+export interface DestinationUpdatedEvent extends OperationalEventBase {
+  type: 'destination.updated';
+  /** The fields sent in the change. */
+  changed: string[];
+  is_active: boolean;
+}
+
+/** Operational: a webhook destination was deleted. */
+export interface DestinationDeletedEvent extends OperationalEventBase {
+  type: 'destination.deleted';
+}
+
+/** Every operational event edgehook sends to an operational destination. */
+export type OperationalEvent =
+  | DestinationFailingEvent
+  | DestinationDisabledEvent
+  | DestinationRecoveredEvent
+  | DeliveryExhaustedEvent
+  | DestinationCreatedEvent
+  | DestinationUpdatedEvent
+  | DestinationDeletedEvent;
+
 /** Every event edgehook delivers; narrow it with `switch (event.type)`. */
 export type WebhookEvent =
   | ConversationPostProcessingCompleteEvent
   | AgentFrameworkResourceUpdatedEvent
-  | ApiKeyExpirationSoonEvent;
+  | ApiKeyExpirationSoonEvent
+  | OperationalEvent;
 
-export type WebhookEventType = WebhookEvent['type'];
+export type WebhookEventType =
+  | ConversationPostProcessingCompleteEvent['type']
+  | AgentFrameworkResourceUpdatedEvent['type']
+  | ApiKeyExpirationSoonEvent['type'];
+
+export type OperationalEventType = OperationalEvent['type'];
 
 /** The check that failed. */
 export type WebhookVerificationErrorCode =

@@ -734,6 +734,16 @@ mod tests {
             query_key(&b),
             "the limit may change between pages"
         );
+        let later = query(&[
+            ("type", TYPES[0]),
+            ("limit", "5"),
+            ("continuation_token", "77"),
+        ]);
+        assert_eq!(
+            query_key(&a),
+            query_key(&later),
+            "every page of a listing has its key"
+        );
         assert_ne!(query_key(&a), query_key(&c));
         assert_ne!(
             query_key(&query(&[("sort_by", "-type")])),
