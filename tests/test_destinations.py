@@ -164,7 +164,8 @@ def test_list_shows_every_field_and_validates(tenant, served_openapi, seed_opena
     assert set(by_id) == {a, b}
     for d in by_id.values():
         assert set(d) == {"id", "url", "secret_generated_at", "retry_attempts", "accepted_types",
-                          "name", "is_active", "timeout_seconds", "max_per_second", "created_at"}
+                          "name", "is_active", "timeout_seconds", "max_per_second", "disabled_reason",
+                          "disabled_at", "created_at"}
         assert d["max_per_second"] is None, "no throttle unless asked for"
         assert_valid(seed_openapi, "WebhookDestination", d)
         assert_valid(served_openapi, "WebhookDestination", d)

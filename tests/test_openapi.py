@@ -75,7 +75,8 @@ def test_seed_example_destination_validates_against_both(served_openapi, seed_op
     full = {"id": "0123456789abcdef01234567", "url": "https://hooks.example.com/x",
             "secret_generated_at": "2026-01-01T00:00:00Z", "retry_attempts": 3,
             "accepted_types": ["api-key-expiration-soon"], "name": None, "is_active": True,
-            "timeout_seconds": 10, "max_per_second": None, "created_at": "2026-01-01T00:00:00Z"}
+            "timeout_seconds": 10, "max_per_second": None, "disabled_reason": None,
+            "disabled_at": None, "created_at": "2026-01-01T00:00:00Z"}
     schema = {"$ref": "#/components/schemas/WebhookDestination"}
     assert errors(served_openapi, schema, full) == []
     assert errors(seed_openapi, schema, full) == []

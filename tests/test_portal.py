@@ -387,7 +387,8 @@ def test_event_catalog_shows_description_schema_and_example(page, engine, org):
     r = org.client.get(f"/v1/{org.org_id}/event_type/")
     assert r.status_code == 200, (r.status_code, r.text)
     catalog = r.json()["event_types"]
-    assert sorted(t["type"] for t in catalog) == sorted(WEBHOOK_TYPES)
+    assert sorted(t["type"] for t in catalog if not t["operational"]) == sorted(WEBHOOK_TYPES)
+    assert len([t for t in catalog if t["operational"]]) == 7
 
     open_portal(page, portal_url(engine, org.token))
     page.get_by_role("link", name="Event types").click()

@@ -10,6 +10,7 @@ destination's test event and the event-type catalog.
 from __future__ import annotations
 
 import json
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -67,9 +68,14 @@ def test_fan_out_reaches_only_active_destinations_accepting_the_type(org):
                           (both_id, got_both[1])):
             d = wait_for_state(org, dest, req.header("webhook-id"), "success", timeout=10)
             assert d["webhook_content"] == json.loads(req.body)
-        # The paused destination keeps its record and has no delivery.
+        # The paused destination keeps both events as skipped: never sent, not
+        # among the publishes' delivery_ids.
         r = org.client.get(org.destination_path(paused_id, "/delivery"))
-        assert r.status_code == 200 and r.json()["webhook_deliveries"] == [], r.text
+        assert r.status_code == 200, r.text
+        kept = r.json()["webhook_deliveries"]
+        assert sorted(d["type"] for d in kept) == sorted([CONVERSATION, RESOURCE]), kept
+        assert all(d["state"] == "skipped" and d["delivery_attempts"] == [] for d in kept)
+        assert not {d["id"] for d in kept} & (set(first["delivery_ids"]) | set(second["delivery_ids"]))
 
 
 def test_reactivated_destination_receives_events_published_after(org):
@@ -344,13 +350,16 @@ def test_the_catalog_describes_every_type_and_feeds_the_openapi_document(engine,
     r = org.client.get(f"/v1/{org.org_id}/event_type/")
     assert r.status_code == 200, r.text
     catalog = r.json()["event_types"]
-    assert [t["type"] for t in catalog] == [CONVERSATION, KEY_EXPIRY, RESOURCE]
+    assert [t["type"] for t in catalog if not t["operational"]] == [CONVERSATION, KEY_EXPIRY, RESOURCE]
+    assert [t["type"] for t in catalog if t["operational"]] == [
+        "destination.failing", "destination.disabled", "destination.recovered",
+        "delivery.exhausted", "destination.created", "destination.updated", "destination.deleted"]
     served = httpx.get(engine.url + "/openapi.json", timeout=30).json()
     for t in catalog:
         assert t["description"] and t["example"]["type"] == t["type"]
         for field in t["schema"]["required"]:
             assert field in t["example"], (t["type"], field)
-        name = "".join(p.capitalize() for p in t["type"].split("-")) + "Event"
+        name = "".join(p.capitalize() for p in re.split(r"[-.]", t["type"])) + "Event"
         documented = served["components"]["schemas"][name]
         assert documented["required"] == t["schema"]["required"]
         assert documented["example"] == t["example"]

@@ -323,9 +323,22 @@ mod tests {
         assert!(e.truncated);
         let e = excerpt(&[0xff, b'x'], false).unwrap();
         assert_eq!(e.body, "\u{fffd}x");
+        assert!(!e.truncated);
         let e = excerpt(b"abc\xc3", false).unwrap();
         assert_eq!((e.body.as_str(), e.truncated), ("abc\u{fffd}", false));
-        assert!(!e.truncated);
+        // A 4-byte character the cut leaves 3 bytes of is dropped whole, not
+        // shown as invalid (which would still fit the 4 KB).
+        let mut cut = vec![b'a'; ANSWER_KEPT_BYTES - 3];
+        cut.extend_from_slice("😀".as_bytes());
+        let e = excerpt(&cut, false).unwrap();
+        assert_eq!((e.body.len(), e.truncated), (ANSWER_KEPT_BYTES - 3, true));
+        assert!(e.body.bytes().all(|b| b == b'a'));
+        // An answer of exactly 4 KB that ends mid-character was not cut: its
+        // last character is invalid, and showing it needs more than 4 KB.
+        let mut exact = vec![b'a'; ANSWER_KEPT_BYTES - 1];
+        exact.push(0xc3);
+        let e = excerpt(&exact, false).unwrap();
+        assert_eq!((e.body.len(), e.truncated), (ANSWER_KEPT_BYTES - 1, true));
         // Binary answers (a compressed body kept as it came) stay within 4 KB as text.
         let binary: Vec<u8> = (0..ANSWER_KEPT_BYTES).map(|i| (i % 256) as u8).collect();
         let e = excerpt(&binary, false).unwrap();

@@ -88,6 +88,14 @@ impl Publisher {
             let event = self.new_event(now)?;
             return self.fan_out(org_id, &event, event_type, &body).await;
         };
+        if system && takers(&self.routes(org_id, now).await?, event_type).is_empty() {
+            // An event of edgehook's own that no destination takes (an
+            // organization without operational destinations) leaves no key.
+            return Ok(Published {
+                event_id: self.new_event(now)?.id,
+                delivery_ids: vec![],
+            });
+        }
         let _guard = self.claim(key).await?;
         let digest = key_digest(key);
         let event = match self.remembered(&digest, body.as_bytes(), now)? {
