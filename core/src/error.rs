@@ -46,6 +46,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     /// 429: the caller exceeded the endpoint's rate limit.
     RateLimited { retry_after_seconds: u64 },
+    /// 429: something the caller holds (live portal sessions) is at its cap;
+    /// the message says what frees a place.
+    LimitReached(String),
     /// 503: maintenance mode.
     Unavailable { retry_after_seconds: u64 },
     /// 500: something broke inside; the detail is logged, never answered.
@@ -88,6 +91,7 @@ impl ApiError {
                 json!({ "detail": format!("rate limit exceeded; retry after {retry_after_seconds} s") }),
                 Some(*retry_after_seconds),
             ),
+            ApiError::LimitReached(m) => (429, json!({ "detail": m }), None),
             ApiError::Unavailable {
                 retry_after_seconds,
             } => (
@@ -139,5 +143,14 @@ mod tests {
         }
         .to_http();
         assert_eq!((h.status, h.retry_after_seconds), (503, Some(60)));
+    }
+
+    #[test]
+    fn a_cap_reached_says_why_and_has_no_retry_after() {
+        let h = ApiError::LimitReached("at most 3 sessions".into()).to_http();
+        assert_eq!(
+            (h.status, h.body, h.retry_after_seconds),
+            (429, json!({"detail": "at most 3 sessions"}), None)
+        );
     }
 }

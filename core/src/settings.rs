@@ -21,6 +21,14 @@ pub struct Settings {
     pub key_expiry_warning_seconds: i64,
     /// Publishes a second per organization (bursts of twice that); 0 lifts it.
     pub publish_per_second: u32,
+    /// Delivery queries and details a minute of all portal sessions one user
+    /// minted, together; 0 lifts it.
+    pub portal_rate_limit_per_minute: u32,
+    /// Live portal sessions an organization may hold at once.
+    pub portal_max_sessions: u32,
+    /// The origin a portal session's `url` starts with (`EDGEHOOK_PUBLIC_URL`);
+    /// unset, the origin the minting request reached.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -36,6 +44,9 @@ impl Default for Settings {
             delivery_retention_seconds: 30 * 86_400,
             key_expiry_warning_seconds: 7 * 86_400,
             publish_per_second: 100,
+            portal_rate_limit_per_minute: 120,
+            portal_max_sessions: 1000,
+            public_url: None,
         }
     }
 }
@@ -77,6 +88,23 @@ impl Settings {
                     ));
                 }
             };
+        let portal_max_sessions = num(
+            "EDGEHOOK_PORTAL_MAX_SESSIONS",
+            get("EDGEHOOK_PORTAL_MAX_SESSIONS"),
+            d.portal_max_sessions,
+        )?;
+        if portal_max_sessions == 0 {
+            return Err("EDGEHOOK_PORTAL_MAX_SESSIONS must be at least 1".into());
+        }
+        let public_url = match get("EDGEHOOK_PUBLIC_URL") {
+            None => None,
+            Some(s) => Some(crate::portal::origin::parse_origin(&s, true).ok_or_else(|| {
+                format!(
+                    "EDGEHOOK_PUBLIC_URL={s:?} must be the worker's origin: https://host[:port] \
+                     (http on loopback for local runs), without a path"
+                )
+            })?),
+        };
         Ok(Settings {
             retry_schedule_seconds,
             dual_signing_seconds: num(
@@ -120,6 +148,13 @@ impl Settings {
                 get("EDGEHOOK_PUBLISH_PER_SECOND"),
                 d.publish_per_second,
             )?,
+            portal_rate_limit_per_minute: num(
+                "EDGEHOOK_PORTAL_RATE_LIMIT_PER_MINUTE",
+                get("EDGEHOOK_PORTAL_RATE_LIMIT_PER_MINUTE"),
+                d.portal_rate_limit_per_minute,
+            )?,
+            portal_max_sessions,
+            public_url,
         })
     }
 }
@@ -176,6 +211,51 @@ mod tests {
         assert!(from(&[("EDGEHOOK_RETRY_SCHEDULE_SECONDS", "5,x")]).is_err());
         assert!(from(&[("EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS", "yes")]).is_err());
         assert!(from(&[("EDGEHOOK_DUAL_SIGNING_SECONDS", "-")]).is_err());
+    }
+
+    #[test]
+    fn portal_settings() {
+        let d = from(&[]).unwrap();
+        assert_eq!(
+            (
+                d.portal_rate_limit_per_minute,
+                d.portal_max_sessions,
+                d.public_url
+            ),
+            (120, 1000, None)
+        );
+        let s = from(&[
+            ("EDGEHOOK_PORTAL_RATE_LIMIT_PER_MINUTE", "0"),
+            ("EDGEHOOK_PORTAL_MAX_SESSIONS", "3"),
+            ("EDGEHOOK_PUBLIC_URL", "https://Hooks.Example.com/"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.portal_rate_limit_per_minute, s.portal_max_sessions),
+            (0, 3)
+        );
+        assert_eq!(s.public_url.as_deref(), Some("https://hooks.example.com"));
+        assert_eq!(
+            from(&[("EDGEHOOK_PUBLIC_URL", "http://127.0.0.1:8787")])
+                .unwrap()
+                .public_url
+                .as_deref(),
+            Some("http://127.0.0.1:8787")
+        );
+        assert_eq!(
+            from(&[("EDGEHOOK_PUBLIC_URL", " ")]).unwrap().public_url,
+            None
+        );
+        for (name, bad) in [
+            ("EDGEHOOK_PORTAL_MAX_SESSIONS", "0"),
+            ("EDGEHOOK_PORTAL_MAX_SESSIONS", "-1"),
+            ("EDGEHOOK_PORTAL_RATE_LIMIT_PER_MINUTE", "many"),
+            ("EDGEHOOK_PUBLIC_URL", "https://hooks.example.com/base"),
+            ("EDGEHOOK_PUBLIC_URL", "http://hooks.example.com"),
+            ("EDGEHOOK_PUBLIC_URL", "hooks.example.com"),
+        ] {
+            assert!(from(&[(name, bad)]).is_err(), "{name}={bad}");
+        }
     }
 
     #[test]

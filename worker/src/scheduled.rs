@@ -1,12 +1,13 @@
-//! The scheduled job (wrangler cron): API-key expiry warnings. It reads only
-//! the control plane; retention and retries belong to each destination's
-//! object, and a publish is never acknowledged before its deliveries are
-//! stored, so there is nothing to sweep.
+//! The scheduled job (wrangler cron): API-key expiry warnings, and the purge
+//! of portal sessions that can never be live again. It touches only the
+//! control plane; retention and retries belong to each destination's object,
+//! and a publish is never acknowledged before its deliveries are stored, so
+//! there is nothing else to sweep.
 
-use crate::config;
 use crate::http::internal;
 use crate::organization::client::OrganizationClient;
 use crate::store::{bind, db, n, s};
+use crate::{config, store};
 use edgehook_core::error::ApiError;
 use edgehook_core::time::rfc3339_ms;
 use serde::Deserialize;
@@ -17,6 +18,9 @@ use worker::Env;
 pub async fn run(env: &Env) {
     if let Err(e) = warn_expiring_keys(env).await {
         worker::console_error!("scheduled key expiry warnings failed: {e:?}");
+    }
+    if let Err(e) = store::portal_sessions::purge(env, None, config::now_ms()).await {
+        worker::console_error!("scheduled portal session purge failed: {e:?}");
     }
 }
 

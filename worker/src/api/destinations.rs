@@ -47,7 +47,7 @@ pub async fn handle(
         }
         Route::RotateSecret => {
             let rotated = existing(env, org, &id).await?.rotate(org).await?;
-            http::json(200, &rotated)
+            http::secret_json(200, &rotated)
         }
         other => Err(internal(format!(
             "route {other:?} is not a destination route"
@@ -121,7 +121,7 @@ async fn create(env: &Env, caller: &Caller, body: &[u8]) -> Result<Response, Api
     OrganizationClient::new(env, &caller.org_id)?
         .routes_changed()
         .await;
-    http::json(
+    http::secret_json(
         201,
         &json!({ "webhook_destination_id": id, "secret": secret }),
     )
