@@ -66,7 +66,7 @@ pub enum Mode {
 }
 
 /// One of the portal's two schemes, with the colours its stylesheet uses
-/// (`portal/src/styles.css`).
+/// (`portal/src/styles.css`; a test holds the two to the same values).
 #[derive(Debug, Clone, Copy)]
 pub struct Scheme {
     /// Backgrounds that links are drawn on (the page and its panels).
@@ -243,6 +243,28 @@ mod tests {
             assert!(contrast(scheme.accent, scheme.on_accent) >= AA_CONTRAST);
             for bg in scheme.backgrounds {
                 assert!(contrast(scheme.accent, bg) >= AA_CONTRAST, "{bg:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_stylesheet_uses_the_same_colours() {
+        let css = include_str!("../../../portal/src/styles.css");
+        let (light, dark) = css
+            .split_once("[data-mode=\"dark\"]")
+            .expect("styles.css has a dark block");
+        for (scheme, block) in [(LIGHT, light), (DARK, dark)] {
+            for (var, colour) in [
+                ("--bg", scheme.backgrounds[0]),
+                ("--surface", scheme.backgrounds[1]),
+                ("--accent", scheme.accent),
+                ("--accent-text", scheme.on_accent),
+            ] {
+                assert!(
+                    block.contains(&format!("{var}: {};", colour.hex())),
+                    "{var} {}",
+                    colour.hex()
+                );
             }
         }
     }
