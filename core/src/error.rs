@@ -109,6 +109,26 @@ impl ApiError {
     }
 }
 
+/// The 422 for a body that is not JSON, in edgehook's words: where the
+/// parser stopped and why, never the parser's own message.
+pub fn json_invalid(e: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let why = match e.classify() {
+        Category::Eof => "the body ends before its JSON does",
+        Category::Syntax => "this is not JSON syntax",
+        Category::Data | Category::Io => "this value cannot be read",
+    };
+    ApiError::invalid(
+        &["body"],
+        format!(
+            "JSON decode error at line {}, column {}: {why}",
+            e.line(),
+            e.column()
+        ),
+        "json_invalid",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +163,36 @@ mod tests {
         }
         .to_http();
         assert_eq!((h.status, h.retry_after_seconds), (503, Some(60)));
+    }
+
+    #[test]
+    fn json_errors_say_where_in_our_words() {
+        let msg = |body: &[u8]| -> String {
+            let e = serde_json::from_slice::<serde_json::Value>(body).unwrap_err();
+            match json_invalid(&e) {
+                ApiError::Validation(errs) => {
+                    assert_eq!(
+                        (errs[0].loc.clone(), errs[0].kind.as_str()),
+                        (vec!["body".to_string()], "json_invalid")
+                    );
+                    errs[0].msg.clone()
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            msg(b"{\"a\": "),
+            "JSON decode error at line 1, column 6: the body ends before its JSON does"
+        );
+        assert_eq!(
+            msg(b"{\n  \"a\" 1}"),
+            "JSON decode error at line 2, column 7: this is not JSON syntax"
+        );
+        let data = serde_json::from_str::<u8>("300").unwrap_err();
+        assert_eq!(
+            json_invalid(&data).to_http().body["detail"][0]["msg"],
+            "JSON decode error at line 1, column 3: this value cannot be read"
+        );
     }
 
     #[test]
