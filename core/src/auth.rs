@@ -497,6 +497,11 @@ mod tests {
             detail(&token(&[], NOW - 7200, 3600)),
             "invalid token: expired"
         );
+        // Expired by the clock, too (the decoder's own check).
+        assert_eq!(
+            detail(&token(&[], 1_000_000_000, 60)),
+            "invalid token: expired"
+        );
         let mut forged = token(&[], NOW, 3600);
         forged.push('A');
         assert_eq!(

@@ -137,6 +137,36 @@ mod tests {
     }
 
     #[test]
+    fn a_parameter_is_read_up_to_its_limit() {
+        // Origins whose signed parameter is exactly `len` characters long.
+        let sized = |len: usize| -> (Vec<String>, String) {
+            for n in 45..=60 {
+                for extra in 1..=200 {
+                    let host: Vec<String> = "b"
+                        .repeat(extra)
+                        .as_bytes()
+                        .chunks(63)
+                        .map(|c| String::from_utf8_lossy(c).into_owned())
+                        .collect();
+                    let mut list: Vec<String> = (0..n)
+                        .map(|i| format!("https://{}{i:02}.example", "a".repeat(61)))
+                        .collect();
+                    list.push(format!("https://{}.example", host.join(".")));
+                    let p = sign(KEY, &list, NOW + 60).unwrap();
+                    if p.len() == len {
+                        return (list, p);
+                    }
+                }
+            }
+            panic!("no parameter of {len} characters")
+        };
+        let (list, at_limit) = sized(MAX_PARAM_CHARS);
+        assert_eq!(verify(KEY, &at_limit, NOW), list);
+        let (_, over) = sized(MAX_PARAM_CHARS + 3);
+        assert!(verify(KEY, &over, NOW).is_empty());
+    }
+
+    #[test]
     fn a_signed_but_unfit_origin_frames_nothing() {
         // Signed by the key (as an older version might have), but a CSP source
         // list could be extended by it: refused whole.

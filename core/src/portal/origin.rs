@@ -180,6 +180,22 @@ mod tests {
     }
 
     #[test]
+    fn nothing_past_the_read_limit_is_parsed() {
+        // A port may carry leading zeros, so an origin can be long and still
+        // valid: exactly the limit is read, one more character is not.
+        let padded = |len: usize| {
+            let head = "https://app.example.com:";
+            format!("{head}{}443", "0".repeat(len - head.len() - 3))
+        };
+        assert_eq!(padded(MAX_ORIGIN_CHARS).len(), MAX_ORIGIN_CHARS);
+        assert_eq!(
+            parse_origin(&padded(MAX_ORIGIN_CHARS), false).as_deref(),
+            Some("https://app.example.com")
+        );
+        assert_eq!(parse_origin(&padded(MAX_ORIGIN_CHARS + 1), false), None);
+    }
+
+    #[test]
     fn loopback_http_only_in_local_runs() {
         for local in ["http://127.0.0.1:8080", "http://localhost:3000"] {
             assert!(parse_origin(local, true).is_some(), "{local}");
