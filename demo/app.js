@@ -12,9 +12,11 @@ function fromBase64(text) {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
-function setSecret(secret) {
+// One secret, or several separated by spaces or commas (one per destination sending here).
+function setSecret(text) {
+  const secrets = text.split(/[\s,]+/).filter(Boolean);
   try {
-    verifier = secret ? new Webhook(secret.trim()) : null;
+    verifier = secrets.length ? new Webhook(secrets.length === 1 ? secrets[0] : secrets) : null;
     secretStatus.textContent = verifier ? '' : 'enter the secret to verify';
   } catch (err) {
     verifier = null;
@@ -86,7 +88,7 @@ async function poll() {
 
 secretInput.addEventListener('input', () => setSecret(secretInput.value));
 const config = await fetch('/config').then((r) => r.json()).catch(() => ({}));
-if (config.secret) secretInput.value = config.secret;
+if (config.secrets?.length) secretInput.value = config.secrets.join(' ');
 setSecret(secretInput.value);
 document.body.dataset.ready = 'true';
 poll();

@@ -1,8 +1,10 @@
 // Demo webhook receiver: stores every POST /webhook (raw body + headers) in memory and serves a page that verifies each one in the browser with @edgehook/sdk.
 //
 // Run: node demo/receiver.mjs   (after scripts/test-sdk.sh has built pkg/dist)
-// Env: EDGEHOOK_DEMO_PORT (default 8790), EDGEHOOK_DEMO_SECRET (the destination's whsec_ secret,
-// handed to the page at /config for this local demo; otherwise type it into the page).
+// Env: EDGEHOOK_DEMO_PORT (default 8790), EDGEHOOK_DEMO_SECRET (the demo destination's whsec_ secret).
+// POST /secrets with another destination's secret as the body (204) adds it: the page, which reads
+// them all at /config in this local demo, verifies every destination pointed here. Otherwise type
+// the secrets into the page.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -10,9 +12,11 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const port = Number(process.env.EDGEHOOK_DEMO_PORT || 8790);
-const secret = process.env.EDGEHOOK_DEMO_SECRET || null;
+const secrets = process.env.EDGEHOOK_DEMO_SECRET ? [process.env.EDGEHOOK_DEMO_SECRET] : [];
 const MAX_BODY = 1024 * 1024;
 const MAX_KEPT = 200;
+const MAX_SECRETS = 20;
+const SECRET = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
 
 // Received webhooks, oldest first. The body is kept as base64 so that its bytes reach the page unchanged.
 const received = [];
@@ -61,7 +65,15 @@ const server = createServer(async (req, res) => {
       return send(res, 200, received.filter((w) => w.seq > after));
     }
     if (req.method === 'GET' && url.pathname === '/config') {
-      return send(res, 200, { secret });
+      return send(res, 200, { secrets });
+    }
+    if (req.method === 'POST' && url.pathname === '/secrets') {
+      const added = (await readBody(req)).toString('utf8').trim();
+      if (!SECRET.test(added) || added.length > 200) return send(res, 422, { error: 'the body must be one whsec_ secret' });
+      if (!secrets.includes(added)) secrets.push(added);
+      if (secrets.length > MAX_SECRETS) secrets.splice(1, 1); // the demo destination's own secret stays
+      res.writeHead(204).end();
+      return;
     }
     const file = req.method === 'GET' && STATIC[url.pathname];
     if (file) return send(res, 200, await readFile(join(here, file[0])), file[1]);

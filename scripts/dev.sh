@@ -2,9 +2,10 @@
 # Runs edgehook locally: installs what is missing, builds the worker, applies
 # the D1 migrations, starts `wrangler dev` on 127.0.0.1:8787 with local D1, KV
 # and Durable Objects, seeds a demo organization with a user holding every
-# permission and a fresh API key, prints how to call the API with it, and
-# starts the demo: a receiver with a page that verifies each webhook in the
-# browser, subscribed to every event type. Ctrl-C stops everything.
+# permission and a fresh API key, prints ready-to-paste `export` lines for the
+# README's walk-through, and starts the demo: a receiver with a page that
+# verifies each webhook in the browser, subscribed to every event type.
+# Ctrl-C stops everything.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$EDGEHOOK_ROOT"
@@ -37,7 +38,9 @@ cleanup() { for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || kill -T
 trap cleanup EXIT INT TERM
 
 step "starting wrangler dev on $BASE"
-setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" --test-scheduled </dev/null > .wrangler/dev.log 2>&1 &
+# Portal session URLs start with this address (EDGEHOOK_PUBLIC_URL), never with a caller's Host.
+setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" --test-scheduled \
+  --var "EDGEHOOK_PUBLIC_URL:$BASE" </dev/null > .wrangler/dev.log 2>&1 &
 pids+=($!)
 # Ready once GET /healthz answers 200; a 503 from it names each setting to fix.
 health=.wrangler/healthz.json
@@ -67,6 +70,7 @@ if [ -f demo/receiver.mjs ]; then
     -d "{\"type\":\"conversation-post-processing-complete\",\"post_processing_type\":\"generate-tasks\",\"conversation_id\":\"demo-1\",\"org_id\":\"$ORG_ID\"}" || true
 fi
 
+DEMO="http://127.0.0.1:$DEMO_PORT"
 cat <<EOT
 
 edgehook is running on $BASE  (log: .wrangler/dev.log)
@@ -76,17 +80,24 @@ edgehook is running on $BASE  (log: .wrangler/dev.log)
   API key id    $API_KEY_ID
   API key       $API_KEY      (shown once; a new one is made at each start)
 
-Sign in and call the API:
+Paste these into your shell for the README's walk-through ("Five minutes with curl"):
 
-  TOKEN=\$(curl -s -X POST $BASE/v1/$ORG_ID/user/signin_with_api_key \\
-      -H 'x-api-key: $API_KEY' -H 'x-api-key-id: $API_KEY_ID' -H 'x-user-id: $USER_ID' \\
+  export B=$BASE ORG=$ORG_ID USER_ID=$USER_ID DEMO=$DEMO
+  export API_KEY_ID=$API_KEY_ID API_KEY=$API_KEY
+
+Then sign in and call the API:
+
+  TOKEN=\$(curl -s -X POST \$B/v1/\$ORG/user/signin_with_api_key \\
+      -H "x-api-key: \$API_KEY" -H "x-api-key-id: \$API_KEY_ID" -H "x-user-id: \$USER_ID" \\
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["id_token"])')
-  curl -s $BASE/v1/$ORG_ID/webhook_destination/ -H "Authorization: Bearer \$TOKEN"
+  curl -s \$B/v1/\$ORG/webhook_destination/ -H "Authorization: Bearer \$TOKEN"
 
-Demo: open http://127.0.0.1:$DEMO_PORT/ — webhooks to the demo destination
-($DEMO_DESTINATION) appear there and are verified in the browser. Publish one:
+Demo: open $DEMO/ — webhooks to the demo destination ($DEMO_DESTINATION)
+appear there and are verified in the browser (another destination's too,
+once its secret is posted to $DEMO/secrets, as the walk-through does).
+Publish one:
 
-  curl -s -X POST $BASE/v1/$ORG_ID/webhook_event/ -H "Authorization: Bearer \$TOKEN" \\
+  curl -s -X POST \$B/v1/\$ORG/webhook_event/ -H "Authorization: Bearer \$TOKEN" \\
       -H 'content-type: application/json' \\
       -d '{"type":"agent-framework-resource-updated","org_id":"$ORG_ID","resource_type":"agent","resource_id":"a1","updated_at":"2026-01-01T00:00:00Z"}'
 

@@ -1,8 +1,9 @@
 """Seeds the local demo: the organization `demo`, a user `demo-user` holding
 every permission, a fresh API key, a signed-in token, a destination that
 sends every event type to the demo receiver, and a customer-portal session
-(minted by the user `demo-portal`, who may only do that). Idempotent: what
-exists is kept. Prints shell assignments for scripts/dev.sh to `eval`."""
+minted by `demo-user` (a session holds no more than its minter, and ends with
+the minter's key). Idempotent: what exists is kept. Prints shell assignments
+for scripts/dev.sh to `eval`."""
 
 import shlex
 import sys
@@ -19,7 +20,7 @@ PERMISSIONS = [
     "Webhook:CreatePortalSession",
 ]
 TYPES = ["conversation-post-processing-complete", "api-key-expiration-soon", "agent-framework-resource-updated"]
-ORG, USER, PORTAL_USER = "demo", "demo-user", "demo-portal"
+ORG, USER = "demo", "demo-user"
 
 
 def signed_in(base: str, op: httpx.Client, user: str) -> tuple[dict, str]:
@@ -35,8 +36,7 @@ def signed_in(base: str, op: httpx.Client, user: str) -> tuple[dict, str]:
 def main(base: str, admin_token: str, demo_url: str) -> None:
     op = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30)
     for path, body in [("/admin/v1/organizations", {"organization_id": ORG}),
-                       (f"/admin/v1/organizations/{ORG}/users", {"user_id": USER, "permissions": PERMISSIONS}),
-                       (f"/admin/v1/organizations/{ORG}/users", {"user_id": PORTAL_USER, "permissions": ["Webhook:CreatePortalSession"]})]:
+                       (f"/admin/v1/organizations/{ORG}/users", {"user_id": USER, "permissions": PERMISSIONS})]:
         r = op.post(path, json=body)
         if r.status_code not in (201, 409):
             sys.exit(f"seeding failed: POST {path} answered {r.status_code} {r.text}")
@@ -49,9 +49,7 @@ def main(base: str, admin_token: str, demo_url: str) -> None:
     r = api.post(f"/v1/{ORG}/webhook_destination/", json={"url": demo_url, "accepted_types": TYPES, "name": "demo receiver"})
     r.raise_for_status()
     dest = r.json()
-    _, portal_token = signed_in(base, op, PORTAL_USER)
-    r = httpx.post(f"{base}/v1/{ORG}/portal_session/", json={"ttl_seconds": 86400},
-                   headers={"Authorization": f"Bearer {portal_token}"}, timeout=30)
+    r = api.post(f"/v1/{ORG}/portal_session/", json={"ttl_seconds": 86400})
     r.raise_for_status()
     out = {
         "ORG_ID": ORG,

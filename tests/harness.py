@@ -149,9 +149,10 @@ class Worker:
 
     `vars` overrides wrangler.toml [vars] (e.g. EDGEHOOK_RATE_LIMIT_PER_MINUTE)
     and the defaults set here: a random EDGEHOOK_ADMIN_TOKEN and
-    EDGEHOOK_JWT_SECRET, and EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS=true so that
-    receivers on http://127.0.0.1:PORT are valid destinations. A var set to
-    None is not passed at all.
+    EDGEHOOK_JWT_SECRET, EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS=true so that
+    receivers on http://127.0.0.1:PORT are valid destinations, and
+    EDGEHOOK_PUBLIC_URL set to the Worker's own address (portal session URLs
+    start with it). A var set to None is not passed at all.
 
     `start()` waits for GET /healthz; a Worker whose health check says it is
     misconfigured is an error unless `misconfigured_ok` is set (to test that
@@ -177,6 +178,7 @@ class Worker:
             "EDGEHOOK_ADMIN_TOKEN": "adm_" + secrets.token_hex(16),
             "EDGEHOOK_JWT_SECRET": "jwt_" + secrets.token_hex(16),
             "EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS": "true",
+            "EDGEHOOK_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
         }
         self.vars.update({k: None if v is None else str(v) for k, v in (vars or {}).items()})
         self.start_timeout = start_timeout

@@ -43,8 +43,10 @@ def open_portal(page: Page, url: str, route: str = "") -> None:
 
 # --- fixtures -------------------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module: each module that imports these fixtures
+    has a copy of its own, and Playwright's sync API runs one at a time."""
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b

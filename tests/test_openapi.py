@@ -100,3 +100,24 @@ def test_every_documented_path_is_routed(worker, served_openapi):
             if r.status_code == 405 or (r.status_code == 404 and "no route" in r.text):
                 unrouted.append((method.upper(), path, r.status_code))
     assert unrouted == []
+
+
+def test_portal_session_fields_are_documented(served_openapi, tenant):
+    """Every field a portal session request takes is in the document, and an
+    answer the Worker gives validates against the documented response."""
+    req = {"$ref": "#/components/schemas/PortalSessionRequest"}
+    body = {"ttl_seconds": 600, "read_only": True, "allowed_origins": ["https://app.example.com"],
+            "open": {"destination_id": "0123456789abcdef01234567",
+                     "delivery_id": "89abcdef0123456701234567"},
+            "theme": {"name": "Acme", "accent_color": "#102060", "mode": "dark"},
+            "return_url": "https://app.example.com/webhooks"}
+    assert errors(served_openapi, req, body) == []
+    properties = served_openapi["components"]["schemas"]["PortalSessionRequest"]["properties"]
+    assert set(properties) == set(body)
+    for bad in ({"theme": {"accent_color": "blue"}}, {"theme": {"mode": "sepia"}},
+                {"open": {"delivery_id": "89abcdef0123456701234567"}},
+                {"allowed_origins": [f"https://h{i}.example.com" for i in range(11)]}):
+        assert errors(served_openapi, req, bad) != [], bad
+    r = tenant.client.post(f"/v1/{tenant.org_id}/portal_session/", json=body)
+    assert r.status_code == 201, r.text
+    assert errors(served_openapi, {"$ref": "#/components/schemas/PortalSessionResponse"}, r.json()) == []

@@ -3,8 +3,10 @@
 //! the JWTs the worker issues at sign-in.
 
 use crate::error::ApiError;
+use crate::portal::PageClaims;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -111,6 +113,23 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub iss: String,
+    /// A portal session's token: who minted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
+    /// A portal session's token: what the page shows (never read by the API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal: Option<PageClaims>,
+}
+
+/// The user and API key that minted a portal session (the `act` claim, as
+/// token exchange names the party acting): the session counts against that
+/// user's rate limits and ends with that key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The minting user.
+    pub sub: String,
+    /// The minting user's API key.
+    pub kid: String,
 }
 
 const ISSUER: &str = "edgehook";
@@ -123,9 +142,16 @@ pub struct Principal {
     /// The API key the token was signed in with: revoking it ends the token.
     pub key_id: String,
     pub permissions: Vec<String>,
+    /// For a portal session: who minted it.
+    pub minted_by: Option<Actor>,
 }
 
 impl Principal {
+    /// Whose rate limits a call counts against: a session's minter, else the caller.
+    pub fn rate_subject(&self) -> &str {
+        self.minted_by.as_ref().map_or(&self.user_id, |a| &a.sub)
+    }
+
     /// 403 unless the caller holds `permission`.
     pub fn require(&self, permission: &str) -> Result<(), ApiError> {
         if self.permissions.iter().any(|p| p == permission) {
@@ -227,15 +253,62 @@ pub fn issue_token(
         iat: now_s,
         exp: now_s + ttl_s,
         iss: ISSUER.to_string(),
+        act: None,
+        portal: None,
     };
+    Ok((sign(signing_key, &claims)?, claims.exp))
+}
+
+/// What a portal session's token says besides its permissions.
+pub struct SessionToken<'a> {
+    pub org_id: &'a str,
+    pub session_id: &'a str,
+    pub minted_by: Actor,
+    pub page: Option<PageClaims>,
+}
+
+/// Issues a portal session's token, valid until `exp_s`.
+pub fn issue_session_token(
+    signing_key: &[u8],
+    t: SessionToken<'_>,
+    perms: &[String],
+    now_s: i64,
+    exp_s: i64,
+) -> Result<String, ApiError> {
+    sign(
+        signing_key,
+        &Claims {
+            sub: crate::portal::subject(t.session_id),
+            org: t.org_id.to_string(),
+            kid: t.session_id.to_string(),
+            perms: perms.to_vec(),
+            iat: now_s,
+            exp: exp_s,
+            iss: ISSUER.to_string(),
+            act: Some(t.minted_by),
+            portal: t.page,
+        },
+    )
+}
+
+fn sign(signing_key: &[u8], claims: &Claims) -> Result<String, ApiError> {
     hs256::install();
-    let token = encode(
+    encode(
         &Header::new(Algorithm::HS256),
-        &claims,
+        claims,
         &EncodingKey::from_secret(signing_key),
     )
-    .map_err(|e| ApiError::Internal(format!("token encoding failed: {e}")))?;
-    Ok((token, claims.exp))
+    .map_err(|e| ApiError::Internal(format!("token encoding failed: {e}")))
+}
+
+/// Why a token was refused, in words of edgehook's own: the library's message
+/// (which may quote decoder internals) is never answered.
+fn token_problem(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::ExpiredSignature => "expired",
+        ErrorKind::InvalidSignature => "its signature does not match",
+        _ => "malformed, or not issued by edgehook",
+    }
 }
 
 /// Verifies credentials and decides whose organization the call acts in.
@@ -259,7 +332,7 @@ pub fn authenticate(
         &DecodingKey::from_secret(signing_key),
         &validation,
     )
-    .map_err(|e| bad(&e.to_string()))?;
+    .map_err(|e| bad(token_problem(e.kind())))?;
     let claims = data.claims;
     if claims.exp <= now_s {
         return Err(bad("expired"));
@@ -284,6 +357,7 @@ pub fn authenticate(
         user_id: claims.sub,
         key_id: claims.kid,
         permissions: claims.perms,
+        minted_by: claims.act,
     })
 }
 
@@ -319,6 +393,21 @@ mod tests {
         issue_token(KEY, "org1", "user1", "key1", &perms, now, ttl)
             .unwrap()
             .0
+    }
+
+    /// A well-formed token signed with another key.
+    fn foreign_token() -> String {
+        issue_token(
+            b"another-key-another-key-another!",
+            "org1",
+            "user1",
+            "k",
+            &[],
+            NOW,
+            3600,
+        )
+        .unwrap()
+        .0
     }
 
     #[test]
@@ -371,17 +460,7 @@ mod tests {
     fn refuses_expired_foreign_and_unsigned_tokens() {
         let expired = token(&[], NOW - 7200, 3600);
         assert!(authenticate(KEY, &Credentials::Bearer(expired), None, NOW).is_err());
-        let foreign = issue_token(
-            b"another-key-another-key-another!",
-            "org1",
-            "user1",
-            "k",
-            &[],
-            NOW,
-            3600,
-        )
-        .unwrap()
-        .0;
+        let foreign = foreign_token();
         assert!(authenticate(KEY, &Credentials::Bearer(foreign), None, NOW).is_err());
         // alg:none with the same claims
         let t = token(&[GET_DESTINATION], NOW, 3600);
@@ -392,6 +471,104 @@ mod tests {
         );
         assert!(authenticate(KEY, &Credentials::Bearer(none), None, NOW).is_err());
         assert!(authenticate(KEY, &Credentials::Bearer("garbage".into()), None, NOW).is_err());
+    }
+
+    #[test]
+    fn refusals_never_quote_the_decoder() {
+        let detail =
+            |token: &str| match authenticate(KEY, &Credentials::Bearer(token.into()), None, NOW) {
+                Err(ApiError::Unauthorized(m)) => m,
+                other => panic!("{other:?}"),
+            };
+        // A colon where base64 is expected: the decoder's own message names
+        // the symbol and its offset.
+        let t = token(&[], NOW, 3600);
+        let (signed, sig) = t.rsplit_once('.').unwrap();
+        let mangled = format!("{signed}.{}:{}", &sig[..4], &sig[5..]);
+        assert_eq!(
+            detail(&mangled),
+            "invalid token: malformed, or not issued by edgehook"
+        );
+        assert_eq!(
+            detail("garbage"),
+            "invalid token: malformed, or not issued by edgehook"
+        );
+        assert_eq!(
+            detail(&token(&[], NOW - 7200, 3600)),
+            "invalid token: expired"
+        );
+        // Expired by the clock, too (the decoder's own check).
+        assert_eq!(
+            detail(&token(&[], 1_000_000_000, 60)),
+            "invalid token: expired"
+        );
+        let mut forged = token(&[], NOW, 3600);
+        forged.push('A');
+        assert_eq!(
+            detail(&forged),
+            "invalid token: its signature does not match"
+        );
+        let other_key = foreign_token();
+        assert_eq!(
+            detail(&other_key),
+            "invalid token: its signature does not match"
+        );
+        for d in [detail(&mangled), detail("a.b.c")] {
+            assert!(
+                !d.contains("Base64") && !d.contains("offset") && !d.contains("JSON"),
+                "{d}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_session_token_names_its_minter_and_counts_against_them() {
+        let page = PageClaims {
+            theme: None,
+            return_url: Some("https://app.example/back".into()),
+        };
+        let t = issue_session_token(
+            KEY,
+            SessionToken {
+                org_id: "org1",
+                session_id: "s1",
+                minted_by: Actor {
+                    sub: "ann".into(),
+                    kid: "key9".into(),
+                },
+                page: Some(page.clone()),
+            },
+            &[GET_DESTINATION.to_string()],
+            NOW,
+            NOW + 60,
+        )
+        .unwrap();
+        let p = authenticate(KEY, &Credentials::Bearer(t.clone()), None, NOW).unwrap();
+        assert_eq!(
+            (p.user_id.as_str(), p.key_id.as_str(), p.rate_subject()),
+            ("portal:s1", "s1", "ann")
+        );
+        assert_eq!(p.minted_by.as_ref().map(|a| a.kid.as_str()), Some("key9"));
+        assert!(p.require(GET_DESTINATION).is_ok());
+        assert!(authenticate(KEY, &Credentials::Bearer(t.clone()), None, NOW + 60).is_err());
+        // The page reads its claims from the token.
+        let payload = t.split('.').nth(1).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert_eq!(claims["portal"]["return_url"], "https://app.example/back");
+        assert_eq!(claims["exp"], NOW + 60);
+        // A sign-in token has neither claim, and counts against its own user.
+        let plain = token(&[], NOW, 60);
+        let claims: serde_json::Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(plain.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(claims.get("act").is_none() && claims.get("portal").is_none());
+        let p = authenticate(KEY, &Credentials::Bearer(plain), None, NOW).unwrap();
+        assert_eq!(p.rate_subject(), "user1");
+        assert_eq!(p.minted_by, None);
     }
 
     #[test]

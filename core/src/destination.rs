@@ -149,11 +149,7 @@ pub fn parse_json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
             "Input should be a JSON object",
             "model_attributes_type",
         )),
-        Err(e) => Err(ApiError::invalid(
-            &["body"],
-            format!("JSON decode error: {e}"),
-            "json_invalid",
-        )),
+        Err(e) => Err(crate::error::json_invalid(&e)),
     }
 }
 

@@ -46,6 +46,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     /// 429: the caller exceeded the endpoint's rate limit.
     RateLimited { retry_after_seconds: u64 },
+    /// 429: something the caller holds (live portal sessions) is at its cap;
+    /// the message says what frees a place.
+    LimitReached(String),
     /// 503: maintenance mode.
     Unavailable { retry_after_seconds: u64 },
     /// 500: something broke inside; the detail is logged, never answered.
@@ -88,6 +91,7 @@ impl ApiError {
                 json!({ "detail": format!("rate limit exceeded; retry after {retry_after_seconds} s") }),
                 Some(*retry_after_seconds),
             ),
+            ApiError::LimitReached(m) => (429, json!({ "detail": m }), None),
             ApiError::Unavailable {
                 retry_after_seconds,
             } => (
@@ -103,6 +107,26 @@ impl ApiError {
             retry_after_seconds: retry_after,
         }
     }
+}
+
+/// The 422 for a body that is not JSON, in edgehook's words: where the
+/// parser stopped and why, never the parser's own message.
+pub fn json_invalid(e: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let why = match e.classify() {
+        Category::Eof => "the body ends before its JSON does",
+        Category::Syntax => "this is not JSON syntax",
+        Category::Data | Category::Io => "this value cannot be read",
+    };
+    ApiError::invalid(
+        &["body"],
+        format!(
+            "JSON decode error at line {}, column {}: {why}",
+            e.line(),
+            e.column()
+        ),
+        "json_invalid",
+    )
 }
 
 #[cfg(test)]
@@ -139,5 +163,44 @@ mod tests {
         }
         .to_http();
         assert_eq!((h.status, h.retry_after_seconds), (503, Some(60)));
+    }
+
+    #[test]
+    fn json_errors_say_where_in_our_words() {
+        let msg = |body: &[u8]| -> String {
+            let e = serde_json::from_slice::<serde_json::Value>(body).unwrap_err();
+            match json_invalid(&e) {
+                ApiError::Validation(errs) => {
+                    assert_eq!(
+                        (errs[0].loc.clone(), errs[0].kind.as_str()),
+                        (vec!["body".to_string()], "json_invalid")
+                    );
+                    errs[0].msg.clone()
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            msg(b"{\"a\": "),
+            "JSON decode error at line 1, column 6: the body ends before its JSON does"
+        );
+        assert_eq!(
+            msg(b"{\n  \"a\" 1}"),
+            "JSON decode error at line 2, column 7: this is not JSON syntax"
+        );
+        let data = serde_json::from_str::<u8>("300").unwrap_err();
+        assert_eq!(
+            json_invalid(&data).to_http().body["detail"][0]["msg"],
+            "JSON decode error at line 1, column 3: this value cannot be read"
+        );
+    }
+
+    #[test]
+    fn a_cap_reached_says_why_and_has_no_retry_after() {
+        let h = ApiError::LimitReached("at most 3 sessions".into()).to_http();
+        assert_eq!(
+            (h.status, h.body, h.retry_after_seconds),
+            (429, json!({"detail": "at most 3 sessions"}), None)
+        );
     }
 }

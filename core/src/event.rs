@@ -56,13 +56,7 @@ pub fn check_event(body: &[u8]) -> Result<String, ApiError> {
                 "duplicate_member",
             ));
         }
-        (Err(e), None) => {
-            return Err(ApiError::invalid(
-                &["body"],
-                format!("JSON decode error: {e}"),
-                "json_invalid",
-            ));
-        }
+        (Err(e), None) => return Err(crate::error::json_invalid(&e)),
         (Ok(shape), _) => shape,
     };
     if shape != Shape::Object {

@@ -11,7 +11,7 @@ pub const REQUIRED_SECRETS: [&str; 2] = ["EDGEHOOK_ADMIN_TOKEN", "EDGEHOOK_JWT_S
 pub const MIN_SECRET_CHARS: usize = 16;
 
 /// The settings (wrangler `vars`) [`Settings::from_vars`] reads.
-pub const SETTINGS: [&str; 14] = [
+pub const SETTINGS: [&str; 17] = [
     "EDGEHOOK_RETRY_SCHEDULE_SECONDS",
     "EDGEHOOK_DUAL_SIGNING_SECONDS",
     "EDGEHOOK_ROTATION_COOLDOWN_SECONDS",
@@ -26,6 +26,9 @@ pub const SETTINGS: [&str; 14] = [
     "EDGEHOOK_RUN_BUDGET_SECONDS",
     "EDGEHOOK_DISABLE_AFTER_SECONDS",
     "EDGEHOOK_DISABLE_AFTER_FAILURES",
+    "EDGEHOOK_PORTAL_RATE_LIMIT_PER_MINUTE",
+    "EDGEHOOK_PORTAL_MAX_SESSIONS",
+    "EDGEHOOK_PUBLIC_URL",
 ];
 
 /// The bindings of `wrangler.toml` the worker uses.

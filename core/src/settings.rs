@@ -31,6 +31,14 @@ pub struct Settings {
     pub disable_after_seconds: i64,
     /// ...with at least this many deliveries exhausted (`EDGEHOOK_DISABLE_AFTER_FAILURES`).
     pub disable_after_failures: i64,
+    /// Delivery queries and details a minute of all portal sessions one user
+    /// minted, together; 0 lifts it.
+    pub portal_rate_limit_per_minute: u32,
+    /// Live portal sessions an organization may hold at once.
+    pub portal_max_sessions: u32,
+    /// The origin a portal session's `url` starts with (`EDGEHOOK_PUBLIC_URL`);
+    /// unset, the origin the minting request reached.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -50,6 +58,9 @@ impl Default for Settings {
             run_budget_seconds: crate::pipeline::DEFAULT_RUN_BUDGET_SECONDS,
             disable_after_seconds: crate::destination_health::DEFAULT_DISABLE_AFTER_SECONDS,
             disable_after_failures: crate::destination_health::DEFAULT_DISABLE_AFTER_FAILURES,
+            portal_rate_limit_per_minute: 120,
+            portal_max_sessions: 1000,
+            public_url: None,
         }
     }
 }
@@ -125,6 +136,23 @@ impl Settings {
                     .into(),
             );
         }
+        let portal_max_sessions = num(
+            "EDGEHOOK_PORTAL_MAX_SESSIONS",
+            get("EDGEHOOK_PORTAL_MAX_SESSIONS"),
+            d.portal_max_sessions,
+        )?;
+        if portal_max_sessions == 0 {
+            return Err("EDGEHOOK_PORTAL_MAX_SESSIONS must be at least 1".into());
+        }
+        let public_url = match get("EDGEHOOK_PUBLIC_URL") {
+            None => None,
+            Some(s) => Some(crate::portal::origin::parse_origin(&s, true).ok_or_else(|| {
+                format!(
+                    "EDGEHOOK_PUBLIC_URL={s:?} must be the worker's origin: https://host[:port] \
+                     (http on loopback for local runs), without a path"
+                )
+            })?),
+        };
         Ok(Settings {
             disable_after_seconds,
             disable_after_failures,
@@ -172,6 +200,13 @@ impl Settings {
                 get("EDGEHOOK_PUBLISH_PER_SECOND"),
                 d.publish_per_second,
             )?,
+            portal_rate_limit_per_minute: num(
+                "EDGEHOOK_PORTAL_RATE_LIMIT_PER_MINUTE",
+                get("EDGEHOOK_PORTAL_RATE_LIMIT_PER_MINUTE"),
+                d.portal_rate_limit_per_minute,
+            )?,
+            portal_max_sessions,
+            public_url,
         })
     }
 }
@@ -290,6 +325,51 @@ mod tests {
                 from(&[(name, bad)]).unwrap_err().contains(name),
                 "{name}={bad}"
             );
+        }
+    }
+
+    #[test]
+    fn portal_settings() {
+        let d = from(&[]).unwrap();
+        assert_eq!(
+            (
+                d.portal_rate_limit_per_minute,
+                d.portal_max_sessions,
+                d.public_url
+            ),
+            (120, 1000, None)
+        );
+        let s = from(&[
+            ("EDGEHOOK_PORTAL_RATE_LIMIT_PER_MINUTE", "0"),
+            ("EDGEHOOK_PORTAL_MAX_SESSIONS", "3"),
+            ("EDGEHOOK_PUBLIC_URL", "https://Hooks.Example.com/"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.portal_rate_limit_per_minute, s.portal_max_sessions),
+            (0, 3)
+        );
+        assert_eq!(s.public_url.as_deref(), Some("https://hooks.example.com"));
+        assert_eq!(
+            from(&[("EDGEHOOK_PUBLIC_URL", "http://127.0.0.1:8787")])
+                .unwrap()
+                .public_url
+                .as_deref(),
+            Some("http://127.0.0.1:8787")
+        );
+        assert_eq!(
+            from(&[("EDGEHOOK_PUBLIC_URL", " ")]).unwrap().public_url,
+            None
+        );
+        for (name, bad) in [
+            ("EDGEHOOK_PORTAL_MAX_SESSIONS", "0"),
+            ("EDGEHOOK_PORTAL_MAX_SESSIONS", "-1"),
+            ("EDGEHOOK_PORTAL_RATE_LIMIT_PER_MINUTE", "many"),
+            ("EDGEHOOK_PUBLIC_URL", "https://hooks.example.com/base"),
+            ("EDGEHOOK_PUBLIC_URL", "http://hooks.example.com"),
+            ("EDGEHOOK_PUBLIC_URL", "hooks.example.com"),
+        ] {
+            assert!(from(&[(name, bad)]).is_err(), "{name}={bad}");
         }
     }
 

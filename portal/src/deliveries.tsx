@@ -3,6 +3,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Delivery, DeliveryPage } from "./api";
+import { leaveMissingLink, linkOpened } from "./router";
 import { PERM } from "./session";
 import { announce, announceError, ChangeButton, clearNotice, pluralize, Time, useFocusHeading, usePortal } from "./ui";
 
@@ -218,10 +219,12 @@ export function DeliveryDetail({ destinationId, deliveryId }: { destinationId: s
   const load = () =>
     api.getDelivery(destinationId, deliveryId).then(
       (d) => {
+        linkOpened();
         setDelivery(d);
         setError(null);
       },
       (e) => {
+        if (leaveMissingLink(e, destinationId, deliveryId)) return;
         setError(e.message);
         announceError(e);
       },

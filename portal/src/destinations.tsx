@@ -9,7 +9,7 @@ import {
   announce, announceError, ChangeButton, clearNotice, ConfirmDialog, Field, fieldError, pluralize,
   SecretPanel, Time, useFocusHeading, usePortal,
 } from "./ui";
-import { navigate } from "./router";
+import { leaveMissingLink, linkOpened, navigate } from "./router";
 
 export function displayName(d: Destination): string {
   return d.name || "Unnamed destination";
@@ -306,7 +306,11 @@ export function DestinationPage({ id }: { id: string }) {
   const [logVersion, setLogVersion] = useState(0);
 
   const load = () =>
-    api.getDestination(id).then(setDest, (e) => {
+    api.getDestination(id).then((d) => {
+      linkOpened();
+      setDest(d);
+    }, (e) => {
+      if (leaveMissingLink(e, id)) return;
       setLoadError(e.message);
       announceError(e);
     });

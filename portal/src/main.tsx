@@ -1,5 +1,7 @@
-// The customer portal: reads the session from the URL fragment, then lets a
-// platform's customer manage webhook destinations and inspect deliveries.
+// The customer portal: reads the session from the URL fragment (at load, and
+// whenever a new one arrives while the page is open), wears the platform's
+// theme, then lets a platform's customer manage webhook destinations and
+// inspect deliveries.
 
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
@@ -7,18 +9,30 @@ import { Api, WEBHOOK_TYPES, type EventType } from "./api";
 import { Catalog } from "./catalog";
 import { DeliveryDetail } from "./deliveries";
 import { CreateDestination, DestinationList, DestinationPage, EditDestination } from "./destinations";
-import { useRoute } from "./router";
-import { forgetSession, isReadOnly, loadSession, type Session } from "./session";
+import { openedByLink, useRoute } from "./router";
+import { carriesToken, forgetSession, isReadOnly, loadSession, type Loaded, type Session } from "./session";
+import { applyTheme, brandName } from "./theme";
 import { formatTime, LiveRegion, PortalContext, useFocusHeading } from "./ui";
 
 const ENDED_TITLE = "Session ended";
 
-function Stop(props: { title: string; children: preact.ComponentChildren }) {
+function Stop(props: { title: string; children: preact.ComponentChildren; returnUrl?: string }) {
   const heading = useFocusHeading(props.title);
+  let back: string | null = null;
+  try {
+    back = props.returnUrl ? new URL(props.returnUrl).host : null;
+  } catch {
+    back = null;
+  }
   return (
     <main id="main" class="stop" role="main">
       <h1 tabIndex={-1} ref={heading}>{props.title}</h1>
       <div role="alert">{props.children}</div>
+      {back && props.returnUrl && (
+        <p class="actions">
+          <a class="button primary" href={props.returnUrl} target="_top">Back to {back}</a>
+        </p>
+      )}
     </main>
   );
 }
@@ -43,7 +57,7 @@ function Portal({ session }: { session: Session }) {
   }, [api]);
 
   if (ended) {
-    return <Stop title={ENDED_TITLE}><p>{ended}</p></Stop>;
+    return <Stop title={ENDED_TITLE} returnUrl={session.returnUrl}><p>{ended}</p></Stop>;
   }
 
   const eventTypes = catalog?.length ? catalog.map((t) => t.type) : WEBHOOK_TYPES;
@@ -67,7 +81,7 @@ function Portal({ session }: { session: Session }) {
         document.getElementById("main")?.focus();
       }}>Skip to content</a>
       <header class="top">
-        <p class="brand">Webhooks</p>
+        <p class="brand">{brandName(session.theme)}</p>
         <nav aria-label="Portal">
           <a href="#/" aria-current={!onEvents ? "page" : undefined}>Destinations</a>
           <a href="#/events" aria-current={onEvents ? "page" : undefined}>Event types</a>
@@ -85,22 +99,47 @@ function Portal({ session }: { session: Session }) {
   );
 }
 
+/** Each session taken from the address gets a fresh page state (its own key). */
+let taken = 0;
+
+/** Takes the session the address carries (or this tab kept) and wears its theme. */
+function take(): { loaded: Loaded; serial: number } {
+  const { loaded, open } = loadSession();
+  openedByLink(open);
+  applyTheme(loaded.kind === "ok" || loaded.kind === "expired" ? loaded.session.theme : undefined);
+  return { loaded, serial: ++taken };
+}
+
 function App() {
-  const [loaded] = useState(loadSession);
-  if (loaded === "missing") {
-    return (
-      <Stop title="No session">
-        <p>This page opens from a link that carries a portal session. Open the link you were given again.</p>
-      </Stop>
-    );
+  const [{ loaded, serial }, setTaken] = useState(take);
+  useEffect(() => {
+    // A host page hands over a new session by changing only the fragment (a
+    // same-document navigation): take it as a load would.
+    const onHash = () => {
+      if (carriesToken(window.location.hash)) setTaken(take());
+    };
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
+
+  switch (loaded.kind) {
+    case "missing":
+      return (
+        <Stop title="No session">
+          <p>This page opens from a link that carries a portal session. Open the link you were given again.</p>
+        </Stop>
+      );
+    case "malformed":
+      return <Stop title="Invalid link"><p>This link's session token cannot be read. Ask for a new link.</p></Stop>;
+    case "expired":
+      return (
+        <Stop title={ENDED_TITLE} returnUrl={loaded.session.returnUrl}>
+          <p>This session has expired. Ask for a new link to continue.</p>
+        </Stop>
+      );
+    default:
+      return <Portal key={serial} session={loaded.session} />;
   }
-  if (loaded === "malformed") {
-    return <Stop title="Invalid link"><p>This link's session token cannot be read. Ask for a new link.</p></Stop>;
-  }
-  if (loaded === "expired") {
-    return <Stop title={ENDED_TITLE}><p>This session has expired. Ask for a new link to continue.</p></Stop>;
-  }
-  return <Portal session={loaded} />;
 }
 
 render(<App />, document.getElementById("app")!);

@@ -1,8 +1,12 @@
 // Views live in the fragment after the session token is taken from it:
 // `#/`, `#/new`, `#/events`, `#/d/{id}`, `#/d/{id}/edit`, `#/d/{id}/delivery/{delivery_id}`.
+// A session's link may open one destination or delivery; when that does not
+// exist, the page goes to the destinations with a note instead.
 
 import { useEffect, useState } from "preact/hooks";
-import { clearNotice } from "./ui";
+import type { ApiError } from "./api";
+import { carriesToken, type OpenAt } from "./session";
+import { announce, clearNotice } from "./ui";
 
 export type Route =
   | { view: "list" }
@@ -37,10 +41,44 @@ export function navigate(hash: string): void {
   else window.location.hash = hash;
 }
 
+/** What the session's link opened, until its view has loaded or failed. */
+let opened: OpenAt | null = null;
+
+/** Remembers what a new session's link opens. */
+export function openedByLink(open: OpenAt | null): void {
+  opened = open;
+}
+
+/**
+ * Called when a view fails to load what it shows. When it is what the link
+ * opened and it does not exist, goes to the destinations with a plain note
+ * (true); otherwise the view shows the error itself (false).
+ */
+export function leaveMissingLink(error: ApiError, destination: string, delivery?: string): boolean {
+  const mine = opened && opened.destination === destination && opened.delivery === delivery;
+  opened = null;
+  if (!mine || (error.status !== 404 && error.status !== 422)) return false;
+  navigate("#/");
+  announce(
+    delivery
+      ? "The delivery this link opens does not exist (any more). Here are your destinations."
+      : "The destination this link opens does not exist (any more). Here are your destinations.",
+    "info",
+  );
+  return true;
+}
+
+/** Called once a view has loaded: what the link opened is there. */
+export function linkOpened(): void {
+  opened = null;
+}
+
 export function useRoute(): Route {
   const [route, setRoute] = useState(() => parseRoute(window.location.hash));
   useEffect(() => {
     const onChange = () => {
+      // A new session's token: the app takes it and opens that session's view.
+      if (carriesToken(window.location.hash)) return;
       if (!keepNotice) clearNotice();
       keepNotice = false;
       setRoute(parseRoute(window.location.hash));

@@ -102,3 +102,28 @@ test('the page verifies webhooks in the browser and shows why tampered ones fail
   assert.equal(await card(3).getAttribute('data-status'), 'valid');
   assert.deepEqual(pageErrors, []);
 });
+
+test("a second destination's secret handed to the receiver verifies its webhooks too", async () => {
+  const second = Webhook.generateSecret();
+  const add = (body) => fetch(`${base}/secrets`, { method: 'POST', body });
+  assert.equal((await add(second)).status, 204);
+  assert.equal((await add('not-a-secret')).status, 422);
+  assert.deepEqual((await (await fetch(`${base}/config`)).json()).secrets, [secret, second]);
+
+  const page = await browser.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  await page.goto(base);
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await page.inputValue('#secret'), `${secret} ${second}`);
+  const body = JSON.stringify({ type: 'api-key-expiration-soon', org_id: 'o1', api_key_id: 'k', user_id: 'u', expires_at: '2030-01-01T00:00:00Z' });
+  await post(body, new Webhook(second).sign('msg_second', Date.now(), body));
+  const card = page.locator('li.webhook[data-status]').filter({ hasText: 'msg_second' });
+  await card.waitFor();
+  assert.equal(await card.getAttribute('data-status'), 'valid');
+  assert.equal(await card.locator('.reason').textContent(), 'verified: api-key-expiration-soon');
+  // Webhooks of the first destination still verify with both secrets given.
+  const first = page.locator('li.webhook').filter({ hasText: 'msg_valid' });
+  assert.equal(await first.getAttribute('data-status'), 'valid');
+  assert.deepEqual(pageErrors, []);
+});

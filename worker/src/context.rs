@@ -1,10 +1,13 @@
 //! What every `/v1` call goes through before its handler: maintenance mode,
-//! authentication, the organization check, the permission, the rate limit.
+//! authentication, the organization check, the permission, the rate limit
+//! (whose budget `edgehook_core::rate_limit::budget` chooses: a portal
+//! session's calls count as its minting user's).
 
 use crate::{config, http, rate_limiter, store};
 use edgehook_core::auth::{authenticate, parse_authorization};
 use edgehook_core::error::ApiError;
-use edgehook_core::routes::{Matched, RateClass};
+use edgehook_core::rate_limit::budget;
+use edgehook_core::routes::Matched;
 use edgehook_core::settings::Settings;
 use worker::{Env, Request};
 
@@ -13,6 +16,10 @@ pub struct Caller {
     pub org_id: String,
     /// The user (or portal session, `portal:{id}`) the token was issued to.
     pub user_id: String,
+    /// The API key the token was signed in with (a session's own id for a session).
+    pub key_id: String,
+    /// What the token may do.
+    pub permissions: Vec<String>,
     pub settings: Settings,
 }
 
@@ -26,15 +33,6 @@ pub async fn check_maintenance(env: &Env) -> Result<(), ApiError> {
         });
     }
     Ok(())
-}
-
-/// The limit a route's calls count against under the current settings.
-pub fn limit_for(settings: &Settings, class: RateClass) -> u32 {
-    match class {
-        RateClass::Standard => settings.rate_limit_per_minute,
-        RateClass::Slow => settings.rate_limit_slow_per_minute,
-        RateClass::None => 0,
-    }
 }
 
 /// Runs the checks in the order a caller can act on: 503, 401, 404, 403, 429.
@@ -65,19 +63,14 @@ pub async fn enter(req: &Request, env: &Env, m: &Matched) -> Result<Caller, ApiE
     if let Some(permission) = m.spec.permission {
         principal.require(permission)?;
     }
-    let limit = limit_for(&settings, m.spec.rate);
-    if limit > 0 {
-        let key = format!(
-            "{}:{}:{}",
-            org_id,
-            principal.user_id,
-            m.spec.method.to_owned() + " " + m.spec.path
-        );
-        rate_limiter::admit(env, &key, limit).await?;
+    if let Some(b) = budget(&settings, &m.spec, &org_id, &principal) {
+        rate_limiter::admit(env, &b.key, b.limit).await?;
     }
     Ok(Caller {
         org_id,
         user_id: principal.user_id,
+        key_id: principal.key_id,
+        permissions: principal.permissions,
         settings,
     })
 }

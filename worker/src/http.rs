@@ -37,6 +37,16 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
         .with_status(status))
 }
 
+/// A JSON answer that carries a secret or a token: no cache (a browser's, a
+/// proxy's) may keep it.
+pub fn secret_json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
+    let mut resp = json(status, body)?;
+    resp.headers_mut()
+        .set("cache-control", "no-store")
+        .ctx("response: set cache-control")?;
+    Ok(resp)
+}
+
 /// 204 No Content.
 pub fn no_content() -> Result<Response, ApiError> {
     Ok(Response::empty()

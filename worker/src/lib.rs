@@ -46,7 +46,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let method = req.method().to_string();
     let path = req.path();
     if path == "/portal" || path.starts_with("/portal/") {
-        return match api::portal::page(req, &env).await {
+        return match api::portal::page(req, &env) {
             Ok(resp) => Ok(resp),
             Err(e) => http::error(&e),
         };

@@ -1,11 +1,12 @@
-//! The scheduled job (wrangler cron): API-key expiry warnings. It reads only
-//! the control plane, through the store; retention and retries belong to each
+//! The scheduled job (wrangler cron): API-key expiry warnings, and the purge
+//! of portal sessions that can never be live again. It touches only the
+//! control plane, through the store; retention and retries belong to each
 //! destination's object, and a publish is never acknowledged before its
-//! deliveries are stored, so there is nothing to sweep.
+//! deliveries are stored, so there is nothing else to sweep.
 
-use crate::config;
 use crate::organization::client::OrganizationClient;
 use crate::store::api_keys::{self, Expiring};
+use crate::{config, store};
 use edgehook_core::error::ApiError;
 use edgehook_core::publish::system_key;
 use edgehook_core::time::rfc3339_ms;
@@ -33,6 +34,9 @@ pub async fn run(env: &Env) {
                 key.org_id
             );
         }
+    }
+    if let Err(e) = store::portal_sessions::purge(env, None, config::now_ms()).await {
+        worker::console_error!("scheduled portal session purge failed: {e:?}");
     }
 }
 

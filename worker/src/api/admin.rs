@@ -86,7 +86,7 @@ pub async fn handle(mut req: Request, env: &Env, m: &Matched) -> Result<Response
                 now,
             )
             .await?;
-            http::json(
+            http::secret_json(
                 201,
                 &json!({ "api_key_id": key_id, "api_key": key, "expires_at": expires_at.map(rfc3339_ms) }),
             )
@@ -97,6 +97,11 @@ pub async fn handle(mut req: Request, env: &Env, m: &Matched) -> Result<Response
                 return Err(ApiError::NotFound(format!(
                     "API key {key_id} of user {user} of organization {org} not found"
                 )));
+            }
+            // The portal sessions the key minted end with it.
+            let now = config::now_ms();
+            for session in store::portal_sessions::revoke_minted_by(env, key_id, now).await? {
+                store::api_keys::forget(&session, now);
             }
             http::no_content()
         }

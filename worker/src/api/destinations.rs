@@ -77,7 +77,7 @@ pub async fn handle(
         }
         Route::RotateSecret => {
             let rotated = existing(env, org, &id, kind).await?.rotate(org).await?;
-            http::json(200, &rotated)
+            http::secret_json(200, &rotated)
         }
         other => Err(internal(format!(
             "route {other:?} is not a destination route"
@@ -183,7 +183,7 @@ async fn create(env: &Env, caller: &Caller, kind: Kind, body: &[u8]) -> Result<R
         d.is_active,
     ))
     .await;
-    http::json(
+    http::secret_json(
         201,
         &json!({ "webhook_destination_id": id, "secret": secret }),
     )

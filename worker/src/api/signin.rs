@@ -7,7 +7,7 @@
 //! limiter is made for a user nobody proved to be. A failure past a limit
 //! answers 429; so does the right key while a limit it falls under is spent.
 
-use crate::context::{check_maintenance, limit_for};
+use crate::context::check_maintenance;
 use crate::error::Context;
 use crate::http::{self, internal};
 use crate::{config, rate_limiter, store};
@@ -15,6 +15,7 @@ use edgehook_core::api_key::token_expiry_s;
 use edgehook_core::auth::issue_token;
 use edgehook_core::error::{ApiError, FieldError};
 use edgehook_core::ids::is_valid_id;
+use edgehook_core::rate_limit::limit_for;
 use edgehook_core::routes::Matched;
 use edgehook_core::signin::{
     FailureCounter, StoredKey, check_key, client_address, failure_counters, user_limiter,
@@ -90,7 +91,7 @@ pub async fn sign_in(req: Request, env: &Env, m: &Matched) -> Result<Response, A
         now / 1000,
         expires_s - now / 1000,
     )?;
-    http::json(
+    http::secret_json(
         200,
         &json!({ "id_token": token, "expires_at": rfc3339_ms(expires_s * 1000) }),
     )

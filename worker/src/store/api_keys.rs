@@ -131,9 +131,19 @@ thread_local! {
 }
 
 /// 401 when the API key the caller's token was signed in with has been
-/// revoked, or when the portal session a token belongs to was revoked or ended.
+/// revoked, or when the portal session a token belongs to was revoked or
+/// ended, or its minting key was revoked or expired.
 pub async fn require_active(env: &Env, caller: &Principal, now_ms: i64) -> Result<(), ApiError> {
-    let known = KEY_STATUS.with_borrow(|c| c.get(&caller.key_id, now_ms));
+    // A minting key this isolate saw revoked ends its sessions at once.
+    let minter_revoked = caller
+        .minted_by
+        .as_ref()
+        .is_some_and(|actor| KEY_STATUS.with_borrow(|c| c.get(&actor.kid, now_ms)) == Some(false));
+    let known = if minter_revoked {
+        Some(false)
+    } else {
+        KEY_STATUS.with_borrow(|c| c.get(&caller.key_id, now_ms))
+    };
     let active = match known {
         Some(active) => active,
         None if portal::session_of(&caller.user_id).is_some() => {
