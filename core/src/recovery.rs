@@ -289,6 +289,14 @@ mod tests {
             parse(json!({"since": "2026-01-01T00:00:00Z"})).is_ok(),
             "exactly 14 days"
         );
+        assert_eq!(MAX_RECOVER_BACK_MS, 1_209_600_000);
+        let instant =
+            parse(json!({"since": "2026-01-05T00:00:00Z", "until": "2026-01-05T00:00:00Z"}))
+                .unwrap();
+        assert_eq!(
+            instant.since_ms, instant.until_ms,
+            "a range may be one instant"
+        );
     }
 
     #[test]

@@ -316,6 +316,8 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((s.disable_after_seconds, s.disable_after_failures), (20, 1));
+        let least = from(&[("EDGEHOOK_DISABLE_AFTER_SECONDS", "1")]).unwrap();
+        assert_eq!(least.disable_after_seconds, 1);
         for (name, bad) in [
             ("EDGEHOOK_DISABLE_AFTER_SECONDS", "0"),
             ("EDGEHOOK_DISABLE_AFTER_FAILURES", "0"),
