@@ -27,10 +27,11 @@ from standardwebhooks.webhooks import WebhookVerificationError as StandardVerifi
 from delivery_helpers import (CONVERSATION, SDK_ED25519_ENTRY, amigo_signatures,  # noqa: F401
                               check_common_headers, conversation_event, engine, headers_of, org,
                               parse_time, publish, sdk_verify, wait_for_state)
-from edgehook_verify import Webhook, WebhookVerificationError
+from edgehook_verify import Webhook
 from harness import destination_body
 from receiver import ReceivedRequest, Receiver
 from schema import assert_valid
+from verify_helpers import amigo_only, code_of
 
 OPERATIONAL = "/v1/{org}/operational_destination/"
 
@@ -63,18 +64,6 @@ def signs(public_key: str, req: ReceivedRequest, signature: bytes) -> bool:
         return True
     except InvalidSignature:
         return False
-
-
-def amigo_only(headers: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if not k.startswith("webhook-")}
-
-
-def code_of(fn) -> str:
-    try:
-        fn()
-    except WebhookVerificationError as e:
-        return e.code
-    return "passed"
 
 
 def create_ed25519(org, path: str | None = None, **fields) -> dict:
