@@ -15,6 +15,7 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import datetime
 
 import httpx
@@ -44,6 +45,8 @@ KEY_EXPIRY = "api-key-expiration-soon"
 RESOURCE = "agent-framework-resource-updated"
 
 SDK_ENTRY = REPO_ROOT / "pkg" / "dist" / "index.mjs"
+# The npm package's `@edgehook/sdk/ed25519` entry: the same API, and `whpk_` public keys too.
+SDK_ED25519_ENTRY = REPO_ROOT / "pkg" / "dist" / "ed25519.mjs"
 SDK_VERIFY_SCRIPT = REPO_ROOT / "tests" / "delivery_verify.mjs"
 
 
@@ -208,12 +211,14 @@ def _ensure_sdk_built() -> None:
     assert r.returncode == 0, f"building the SDK package failed: {r.stdout}{r.stderr}"
 
 
-def sdk_verify(cases: list[tuple[bytes, dict[str, str], list[str]]]) -> list[dict]:
-    """Runs edgehook's own SDK (Node) on (body, headers, secrets) cases; one
+def sdk_verify(cases: list[tuple[bytes, dict[str, str], list[str]]],
+               entry: Path = SDK_ENTRY) -> list[dict]:
+    """Runs edgehook's own SDK (Node), from its default `entry` or another
+    (SDK_ED25519_ENTRY), on (body, headers, secrets or public keys) cases; one
     result {ok, event | code, message} per case."""
     _ensure_sdk_built()
     payload = {
-        "pkg": str(SDK_ENTRY),
+        "pkg": str(entry),
         "cases": [{"body_b64": base64.b64encode(body).decode(), "headers": headers,
                    "secrets": secrets} for body, headers, secrets in cases],
     }
@@ -286,8 +291,9 @@ def rejects_everywhere(req: ReceivedRequest, secret: str) -> None:
         assert not res["ok"] and res["code"] == "no_matching_signature", res
 
 
-def check_common_headers(req: ReceivedRequest) -> None:
-    """The headers of every attempt (DESIGN.md §2), consistent with each other."""
+def check_common_headers(req: ReceivedRequest, asymmetric: bool = False) -> None:
+    """The headers of every attempt (DESIGN.md §2), consistent with each other;
+    `asymmetric`: of a destination that signs with ed25519 (`v1a` entries)."""
     assert req.method == "POST"
     assert req.header("content-type").split(";")[0].strip() == "application/json"
     ua = req.header("user-agent") or ""
@@ -301,5 +307,7 @@ def check_common_headers(req: ReceivedRequest) -> None:
     assert abs(ms / 1000 - req.received_at) < 10, (ms, req.received_at)
     for sig in amigo_signatures(req):
         assert len(sig) == 64 and sig == sig.lower() and int(sig, 16) >= 0, sig
+    version, size = ("v1a", 64) if asymmetric else ("v1", 32)
     for sig in standard_signatures(req):
-        assert sig.startswith("v1,") and len(base64.b64decode(sig[3:])) == 32, sig
+        tag, _, signature = sig.partition(",")
+        assert tag == version and len(base64.b64decode(signature)) == size, sig

@@ -165,8 +165,9 @@ def test_list_shows_every_field_and_validates(tenant, served_openapi, seed_opena
     for d in by_id.values():
         assert set(d) == {"id", "url", "secret_generated_at", "retry_attempts", "accepted_types",
                           "name", "is_active", "timeout_seconds", "max_per_second", "disabled_reason",
-                          "disabled_at", "created_at"}
+                          "disabled_at", "created_at", "signing", "public_key"}
         assert d["max_per_second"] is None, "no throttle unless asked for"
+        assert (d["signing"], d["public_key"]) == ("hmac", None), "HMAC unless asked for"
         assert_valid(seed_openapi, "WebhookDestination", d)
         assert_valid(served_openapi, "WebhookDestination", d)
     assert by_id[a]["name"] == "a"

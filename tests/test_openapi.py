@@ -76,7 +76,8 @@ def test_seed_example_destination_validates_against_both(served_openapi, seed_op
             "secret_generated_at": "2026-01-01T00:00:00Z", "retry_attempts": 3,
             "accepted_types": ["api-key-expiration-soon"], "name": None, "is_active": True,
             "timeout_seconds": 10, "max_per_second": None, "disabled_reason": None,
-            "disabled_at": None, "created_at": "2026-01-01T00:00:00Z"}
+            "disabled_at": None, "created_at": "2026-01-01T00:00:00Z", "signing": "hmac",
+            "public_key": None}
     schema = {"$ref": "#/components/schemas/WebhookDestination"}
     assert errors(served_openapi, schema, full) == []
     assert errors(seed_openapi, schema, full) == []
@@ -84,6 +85,13 @@ def test_seed_example_destination_validates_against_both(served_openapi, seed_op
                                  "accepted_types")}
     assert errors(served_openapi, schema, bare) != []
     assert errors(served_openapi, schema, {**full, "secret_generated_at": "yesterday"}) != []
+    ed25519 = {**full, "signing": "ed25519",
+               "public_key": "whpk_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g="}
+    assert errors(served_openapi, schema, ed25519) == []
+    assert errors(seed_openapi, schema, ed25519) == []
+    for bad in ({"signing": "rsa"}, {"public_key": "whsec_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g="},
+                {"public_key": "whpk_short="}):
+        assert errors(served_openapi, schema, {**ed25519, **bad}) != [], bad
 
 
 def test_every_documented_path_is_routed(worker, served_openapi):

@@ -17,26 +17,15 @@ from delivery_helpers import (CONVERSATION, KEY_EXPIRY, RESOURCE, conversation_e
 from dual_signing import receive_dual_signed
 from edgehook_verify import Webhook, WebhookVerificationError
 from receiver import Receiver
+from verify_helpers import amigo_only, code_of
 
 NEVER_ISSUED = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
-
-
-def amigo_only(headers: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if not k.startswith("webhook-")}
 
 
 def verified(keys, body: bytes, headers) -> tuple:
     event = Webhook(keys).verify(body, headers)
     assert event == json.loads(body)
     return event.scheme, event.asymmetric, event.key_index, event.webhook_id
-
-
-def code_of(fn) -> str:
-    try:
-        fn()
-    except WebhookVerificationError as e:
-        return e.code
-    return "passed"
 
 
 def test_every_event_type_verifies_on_both_header_sets(org):

@@ -62,6 +62,33 @@ impl Kind {
         }
     }
 }
+/// How a destination's webhooks are signed in the Standard Webhooks header
+/// set: HMAC-SHA256 with its secret (`v1`, the seed's scheme), or ed25519
+/// with a key pair its object holds (`v1a`), which receivers verify with a
+/// public key. Amigo's header set is HMAC with the secret either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Signing {
+    #[default]
+    Hmac,
+    Ed25519,
+}
+
+impl Signing {
+    pub const ALL: [Signing; 2] = [Signing::Hmac, Signing::Ed25519];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signing::Hmac => "hmac",
+            Signing::Ed25519 => "ed25519",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Signing> {
+        Signing::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 pub const DEFAULT_RETRY_ATTEMPTS: i64 = 3;
 pub const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
 pub const MAX_NAME_LEN: usize = 200;
@@ -77,6 +104,8 @@ pub struct NewDestination {
     pub timeout_seconds: i64,
     /// Webhooks a second this destination may receive at most; `None`: no limit.
     pub max_per_second: Option<i64>,
+    /// How its webhooks are signed; chosen once, at create.
+    pub signing: Signing,
 }
 
 /// A validated `POST /webhook_destination/{id}` body: `None` leaves a field as it is.
@@ -123,7 +152,8 @@ impl DestinationChanges {
 /// fields plus the extensions `name`, `is_active`, `timeout_seconds`,
 /// `max_per_second`, `disabled_reason` (`"failing"` when the health ladder
 /// disabled it; `null` when active or paused by its owner), `disabled_at`,
-/// `created_at`.
+/// `created_at`, `signing` and `public_key` (the `whpk_` key of an ed25519
+/// destination, which its object holds; `null` for HMAC).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DestinationView {
     pub id: String,
@@ -138,6 +168,8 @@ pub struct DestinationView {
     pub disabled_reason: Option<String>,
     pub disabled_at: Option<String>,
     pub created_at: String,
+    pub signing: Signing,
+    pub public_key: Option<String>,
 }
 
 /// Parses a JSON request body into an object, or the 422 FastAPI gives for it.
@@ -248,6 +280,27 @@ impl Checker {
         }
     }
 
+    /// `signing`: `"hmac"` or `"ed25519"`. `None` when absent (or wrong).
+    fn signing(&mut self, obj: &Map<String, Value>) -> Option<Signing> {
+        let v = obj.get("signing")?;
+        let signing = v.as_str().and_then(Signing::parse);
+        if signing.is_none() {
+            self.fail(
+                "signing",
+                format!(
+                    "Input should be {}",
+                    Signing::ALL
+                        .iter()
+                        .map(|s| format!("'{}'", s.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+                "enum",
+            );
+        }
+        signing
+    }
+
     fn bool(&mut self, obj: &Map<String, Value>, field: &str) -> Option<bool> {
         let v = obj.get(field)?;
         let b = v.as_bool();
@@ -304,6 +357,7 @@ pub fn parse_new_destination(
     let is_active = c.bool(&obj, "is_active");
     let timeout_seconds = c.int_in(&obj, "timeout_seconds", 1, 30);
     let max_per_second = c.max_per_second(&obj);
+    let signing = c.signing(&obj);
     let ok = c.errors.is_empty();
     c.finish(())?;
     debug_assert!(ok);
@@ -315,12 +369,13 @@ pub fn parse_new_destination(
         is_active: is_active.unwrap_or(true),
         timeout_seconds: timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
         max_per_second: max_per_second.flatten(),
+        signing: signing.unwrap_or_default(),
     })
 }
 
 /// Validates an update body of a destination of `kind`. The URL of a
-/// destination never changes: sending one is an error rather than silently
-/// ignored.
+/// destination and how it signs never change: sending either is an error
+/// rather than silently ignored.
 pub fn parse_destination_changes(body: &[u8], kind: Kind) -> Result<DestinationChanges, ApiError> {
     let obj = parse_json_object(body)?;
     let mut c = Checker {
@@ -331,6 +386,13 @@ pub fn parse_destination_changes(body: &[u8], kind: Kind) -> Result<DestinationC
         c.fail(
             "url",
             "The URL of a webhook destination cannot be changed; create a new destination instead",
+            "extra_forbidden",
+        );
+    }
+    if obj.contains_key("signing") {
+        c.fail(
+            "signing",
+            "How a webhook destination signs is chosen when it is created; create a new destination instead",
             "extra_forbidden",
         );
     }
@@ -563,6 +625,80 @@ mod tests {
         );
         let e = parse_destination_changes(br#"{"max_per_second": 0}"#, Kind::Webhook).unwrap_err();
         assert_eq!(locs(e), vec![vec!["body", "max_per_second"]]);
+    }
+
+    #[test]
+    fn signing_is_hmac_unless_ed25519_is_asked_for_at_create() {
+        let with = |v: Value, kind| {
+            let body = json!({"url": "https://example.com", "accepted_types": [], "signing": v});
+            parse_new_destination(body.to_string().as_bytes(), false, kind)
+        };
+        let none = create(json!({"url": "https://example.com", "accepted_types": []})).unwrap();
+        assert_eq!(none.signing, Signing::Hmac, "seed clients omit it");
+        for kind in [Kind::Webhook, Kind::Operational] {
+            assert_eq!(
+                with(json!("ed25519"), kind).unwrap().signing,
+                Signing::Ed25519
+            );
+            assert_eq!(with(json!("hmac"), kind).unwrap().signing, Signing::Hmac);
+        }
+        for bad in [
+            json!("rsa"),
+            json!("ED25519"),
+            json!(null),
+            json!(1),
+            json!(["hmac"]),
+        ] {
+            let ApiError::Validation(errs) = with(bad.clone(), Kind::Webhook).unwrap_err() else {
+                panic!("not a validation error: {bad}")
+            };
+            assert_eq!(errs.len(), 1, "{bad}");
+            assert_eq!(errs[0].loc, vec!["body", "signing"], "{bad}");
+            assert_eq!(errs[0].msg, "Input should be 'hmac' or 'ed25519'");
+            assert_eq!(errs[0].kind, "enum");
+        }
+        // A bad signing is named beside the other bad fields.
+        let e =
+            create(json!({"url": "ftp://x", "accepted_types": [], "signing": "rsa"})).unwrap_err();
+        assert_eq!(locs(e), vec![vec!["body", "url"], vec!["body", "signing"]]);
+    }
+
+    #[test]
+    fn signing_never_changes_after_create() {
+        for v in [json!("ed25519"), json!("hmac"), json!(null)] {
+            let body = json!({"signing": v, "retry_attempts": 2}).to_string();
+            let ApiError::Validation(errs) =
+                parse_destination_changes(body.as_bytes(), Kind::Webhook).unwrap_err()
+            else {
+                panic!("not a validation error")
+            };
+            assert_eq!(errs.len(), 1);
+            assert_eq!(errs[0].loc, vec!["body", "signing"]);
+            assert_eq!(errs[0].kind, "extra_forbidden");
+            assert!(
+                errs[0].msg.contains("when it is created"),
+                "{}",
+                errs[0].msg
+            );
+        }
+    }
+
+    #[test]
+    fn signing_names_round_trip() {
+        for s in Signing::ALL {
+            assert_eq!(Signing::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), json!(s.as_str()));
+            assert_eq!(
+                serde_json::from_value::<Signing>(json!(s.as_str())).unwrap(),
+                s
+            );
+        }
+        assert_eq!(
+            (Signing::Hmac.as_str(), Signing::Ed25519.as_str()),
+            ("hmac", "ed25519")
+        );
+        assert_eq!(Signing::parse("rsa"), None);
+        assert_eq!(Signing::default(), Signing::Hmac);
     }
 
     #[test]

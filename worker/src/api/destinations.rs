@@ -1,6 +1,8 @@
 //! `/v1/{organization}/webhook_destination/…`: the seed API's destination
 //! endpoints plus the one-destination read, and the same for
-//! `/v1/{organization}/operational_destination/…`. Reads come from D1; every
+//! `/v1/{organization}/operational_destination/…`. Reads come from D1, with
+//! the public key of a destination that signs with ed25519 from its object
+//! (the only place its key pair is kept); every
 //! change to an existing destination goes through its Durable Object, then
 //! tells the organization's object that its routing table changed, and tells
 //! the organization's operational destinations (`destination.created`,
@@ -14,12 +16,14 @@ use crate::http::{self, internal};
 use crate::organization::client::OrganizationClient;
 use crate::{config, store};
 use edgehook_core::destination::{
-    DestinationChanges, Kind, parse_destination_changes, parse_new_destination,
+    DestinationChanges, DestinationView, Kind, Signing, parse_destination_changes,
+    parse_new_destination,
 };
 use edgehook_core::error::{ApiError, FieldError};
 use edgehook_core::ids::{is_valid_id, new_id};
 use edgehook_core::operational::{self, About};
 use edgehook_core::routes::{Matched, Route};
+use futures_util::future::join_all;
 use serde_json::json;
 use worker::{Env, Request, Response};
 
@@ -43,10 +47,11 @@ pub async fn handle(
             let body = http::body(&mut req, http::MAX_BODY_BYTES).await?;
             create(env, caller, kind, &body).await
         }
-        Route::GetDestination => http::json(
-            200,
-            &store::destinations::require(env, org, &id, kind).await?,
-        ),
+        Route::GetDestination => {
+            let mut d = store::destinations::require(env, org, &id, kind).await?;
+            d.public_key = public_key(env, &d).await?;
+            http::json(200, &d)
+        }
         Route::UpdateDestination => {
             let body = http::body(&mut req, http::MAX_BODY_BYTES).await?;
             let changes = parse_destination_changes(&body, kind)?;
@@ -143,12 +148,51 @@ async fn list(req: &Request, env: &Env, org: &str, kind: Kind) -> Result<Respons
     if !ids.is_empty() {
         all.retain(|d| ids.contains(&d.id));
     }
+    let all = with_public_keys(env, all).await?;
     // Operational destinations answer in the same shapes, field names included.
     http::json(200, &json!({ "webhook_destinations": all }))
 }
 
-/// `POST /`: stores the destination, gives its object the first secret, and
-/// answers the secret, the only time it is ever shown.
+/// The public key of a destination that signs with ed25519, from its object;
+/// `None` for HMAC (no object is asked).
+async fn public_key(env: &Env, d: &DestinationView) -> Result<Option<String>, ApiError> {
+    if d.signing == Signing::Hmac {
+        return Ok(None);
+    }
+    let key = DestinationClient::new(env, &d.id)?.public_key().await?;
+    key.map(Some).ok_or_else(|| {
+        internal(format!(
+            "destination {} signs with ed25519 but its object holds no key pair",
+            d.id
+        ))
+    })
+}
+
+/// The destinations with their public keys, their objects asked all at once.
+/// One whose object answers 404 was deleted since D1 was read: it is left
+/// out, as it would be a moment later.
+async fn with_public_keys(
+    env: &Env,
+    all: Vec<DestinationView>,
+) -> Result<Vec<DestinationView>, ApiError> {
+    let keys = join_all(all.iter().map(|d| public_key(env, d))).await;
+    let mut out = Vec::with_capacity(all.len());
+    for (mut d, key) in all.into_iter().zip(keys) {
+        match key {
+            Ok(key) => {
+                d.public_key = key;
+                out.push(d);
+            }
+            Err(ApiError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// `POST /`: stores the destination, gives its object the first secret (and
+/// has it make its key pair when it signs with ed25519), and answers the
+/// secret, the only time it is ever shown, with the public key if any.
 async fn create(env: &Env, caller: &Caller, kind: Kind, body: &[u8]) -> Result<Response, ApiError> {
     let d = parse_new_destination(body, caller.settings.allow_loopback_destinations, kind)?;
     let now = config::now_ms();
@@ -160,15 +204,19 @@ async fn create(env: &Env, caller: &Caller, kind: Kind, body: &[u8]) -> Result<R
             secret.clone(),
             now,
             DeliveryConfig::of_new(&id, &caller.org_id, kind, &d),
+            d.signing,
         )
         .await;
-    if let Err(e) = init {
-        // Without its secret the destination could never be signed for: undo it.
-        store::destinations::remove(env, &caller.org_id, &id).await?;
-        return Err(internal(format!(
-            "destination {id} could not store its secret: {e:?}"
-        )));
-    }
+    let public_key = match init {
+        Ok(key) => key,
+        Err(e) => {
+            // Without its secret the destination could never be signed for: undo it.
+            store::destinations::remove(env, &caller.org_id, &id).await?;
+            return Err(internal(format!(
+                "destination {id} could not store its secret: {e:?}"
+            )));
+        }
+    };
     let orgs = OrganizationClient::new(env, &caller.org_id)?;
     orgs.routes_changed().await;
     let about = About {
@@ -183,8 +231,9 @@ async fn create(env: &Env, caller: &Caller, kind: Kind, body: &[u8]) -> Result<R
         d.is_active,
     ))
     .await;
-    http::secret_json(
-        201,
-        &json!({ "webhook_destination_id": id, "secret": secret }),
-    )
+    let mut created = json!({ "webhook_destination_id": id, "secret": secret });
+    if let Some(key) = public_key {
+        created["public_key"] = key.into();
+    }
+    http::secret_json(201, &created)
 }

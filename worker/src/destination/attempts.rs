@@ -2,12 +2,16 @@
 //! lease (and, once it runs dry, a running recovery's next batch), starting a
 //! signed attempt of each at once, and waiting for the first of an attempt's
 //! end, a wake or a timer. What an attempt's end means is `super::outcomes`.
+//! Attempts are signed with the destination's secrets and, when it signs with
+//! ed25519, its signing keys (`v1a` in `webhook-signature`).
 
 use super::log::DueRow;
 use super::state::Destination;
 use crate::config;
 use crate::delivery::{self, Attempted};
 use edgehook_core::error::ApiError;
+use edgehook_core::secrets::SecretState;
+use edgehook_sdk::{SecretError, SignedHeaders, SigningKey};
 use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::cell::{Cell, RefCell};
@@ -56,6 +60,48 @@ pub(super) struct Finished {
     pub(super) retries: i64,
 }
 
+/// What signs the attempts a run starts at one moment: the destination's
+/// secrets, newest first, and the signing keys of a destination that signs
+/// with ed25519 (parsed once for the batch; none for HMAC).
+struct Signer {
+    secrets: Vec<String>,
+    keys: Result<Vec<SigningKey>, SecretError>,
+}
+
+impl Signer {
+    fn of(state: &SecretState, now: i64) -> Self {
+        Signer {
+            secrets: state
+                .signing_secrets(now)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            keys: state
+                .signing_keys(now)
+                .into_iter()
+                .map(SigningKey::parse)
+                .collect(),
+        }
+    }
+
+    /// Whether what signed before a rotation signs too.
+    fn dual_signed(&self) -> bool {
+        self.secrets.len() > 1
+    }
+
+    /// The signature headers of one attempt: Amigo's with the secrets, and
+    /// Standard Webhooks' with the signing keys (`v1a`) or else the secrets (`v1`).
+    fn sign(&self, id: &str, at_ms: i64, body: &[u8]) -> Result<SignedHeaders, SecretError> {
+        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        let keys: Vec<&SigningKey> = self.keys.as_ref().map_err(|e| *e)?.iter().collect();
+        if keys.is_empty() {
+            edgehook_sdk::sign_webhook(&secrets, id, at_ms, body)
+        } else {
+            edgehook_sdk::sign::sign_webhook_ed25519(&secrets, &keys, id, at_ms, body)
+        }
+    }
+}
+
 pub(super) type Attempts<'a> = FuturesUnordered<LocalBoxFuture<'a, Finished>>;
 
 impl Destination {
@@ -84,12 +130,7 @@ impl Destination {
         if due.is_empty() {
             return Ok(vec![]);
         }
-        let secrets = self.secrets().await?;
-        let signing: Vec<String> = secrets
-            .signing_secrets(now)
-            .into_iter()
-            .map(String::from)
-            .collect();
+        let signer = Rc::new(Signer::of(&self.secrets().await?, now));
         let url = Rc::new(dest.url);
         Ok(due
             .into_iter()
@@ -97,18 +138,12 @@ impl Destination {
                 let controller = AbortController::default();
                 let signal = controller.signal();
                 self.in_flight.borrow_mut().insert(row.seq, controller);
-                let (signing, url) = (signing.clone(), Rc::clone(&url));
+                let (signer, url) = (Rc::clone(&signer), Rc::clone(&url));
                 let (timeout, retries) = (dest.timeout_seconds, dest.retry_attempts);
                 let destination = dest.id.clone();
                 Box::pin(async move {
                     let sent_at = config::now_ms();
-                    let secrets: Vec<&str> = signing.iter().map(String::as_str).collect();
-                    let attempted = match edgehook_sdk::sign_webhook(
-                        &secrets,
-                        &row.id,
-                        sent_at,
-                        row.body.as_bytes(),
-                    ) {
+                    let attempted = match signer.sign(&row.id, sent_at, row.body.as_bytes()) {
                         Ok(headers) => {
                             let what = format!("destination {destination}, delivery {}", row.id);
                             delivery::attempt(
@@ -133,7 +168,7 @@ impl Destination {
                         row,
                         sent_at,
                         attempted,
-                        dual_signed: secrets.len() > 1,
+                        dual_signed: signer.dual_signed(),
                         retries,
                     }
                 }) as LocalBoxFuture<'_, Finished>

@@ -4,34 +4,47 @@
 //! - delete stops the object first (in-flight attempts aborted, queue and log
 //!   freed, alarm removed), then marks D1; a delete cut off in between leaves
 //!   a destination that delivers nothing and that a second delete completes;
-//! - rotation writes D1 first and the new secret last; cut off in between, the
-//!   old secret keeps signing and nobody holds a secret that was never shown.
+//! - rotation writes D1 first and the new secret (and key pair) last; cut off
+//!   in between, the old secret keeps signing and nobody holds a secret that
+//!   was never shown.
+//!
+//! The ed25519 key pair of a destination that signs with one is made here,
+//! from the CSPRNG, and stored with the secrets in the object's storage: its
+//! signing key never leaves the object.
 
 use super::outcomes::announce;
 use super::state::{Destination, not_found};
 use super::{DeliveryConfig, Rotated};
 use crate::{config, store};
-use edgehook_core::destination::DestinationChanges;
+use edgehook_core::destination::{DestinationChanges, Signing};
 use edgehook_core::destination_health::Verdict;
 use edgehook_core::error::ApiError;
 use edgehook_core::operational::{self, About};
-use edgehook_core::secrets::SecretState;
+use edgehook_core::secrets::{KeyPair, SecretState};
 use edgehook_core::time::rfc3339_ms;
 use std::rc::Rc;
 
 impl Destination {
-    /// Stores the first secret and settings of a destination just created.
+    /// Stores the first secret and settings of a destination just created,
+    /// with a new key pair when it signs with ed25519; its public key, if any.
     pub async fn init(
         &self,
         secret: String,
         now_ms: i64,
         config: DeliveryConfig,
-    ) -> Result<(), ApiError> {
-        self.put_secrets(SecretState::new(secret, now_ms)).await?;
+        signing: Signing,
+    ) -> Result<Option<String>, ApiError> {
+        let key_pair = match signing {
+            Signing::Hmac => None,
+            Signing::Ed25519 => Some(new_key_pair()?),
+        };
+        let secrets = SecretState::new(secret, key_pair, now_ms);
+        let public_key = secrets.public_key().map(String::from);
+        self.put_secrets(secrets).await?;
         self.put_config(config).await?;
         self.pipeline.borrow_mut().restart();
         self.log()?;
-        Ok(())
+        Ok(public_key)
     }
 
     pub async fn update(
@@ -98,9 +111,15 @@ impl Destination {
         let mut secrets = self.secrets().await?;
         let settings = config::settings(&self.env)?;
         let new_secret = edgehook_sdk::secret_from_bytes(&config::random::<32>()?);
+        let new_key_pair = if secrets.signs_with_ed25519() {
+            Some(new_key_pair()?)
+        } else {
+            None
+        };
         let stops_at = secrets
             .rotate(
                 new_secret.clone(),
+                new_key_pair,
                 now,
                 settings.rotation_cooldown_seconds,
                 settings.dual_signing_seconds,
@@ -116,10 +135,21 @@ impl Destination {
             return Err(not_found(id));
         }
         config::fault(&self.env, "rotate-between-d1-and-object")?;
+        let public_key = secrets.public_key().map(String::from);
         self.put_secrets(secrets).await?;
         Ok(Rotated {
             secret: new_secret,
             dual_signing_stops_at: rfc3339_ms(stops_at),
+            public_key,
         })
     }
+}
+
+/// A new ed25519 key pair whose seed comes from the CSPRNG (getrandom).
+fn new_key_pair() -> Result<KeyPair, ApiError> {
+    let (signing_key, public_key) = edgehook_sdk::key_pair_from_bytes(&config::random::<32>()?);
+    Ok(KeyPair {
+        signing_key,
+        public_key,
+    })
 }

@@ -9,7 +9,7 @@ use crate::objects::{ObjectStub, call, stub};
 use edgehook_core::deliveries_query::DeliveryQuery;
 use edgehook_core::delivery::DeliveryView;
 use edgehook_core::delivery_stats::Stats;
-use edgehook_core::destination::DestinationChanges;
+use edgehook_core::destination::{DestinationChanges, Signing};
 use edgehook_core::error::ApiError;
 use edgehook_core::recovery::{Progress, RecoverRequest};
 use worker::Env;
@@ -28,21 +28,30 @@ impl DestinationClient {
         })
     }
 
+    /// Stores the new destination's secret and settings; its public key when
+    /// it signs with ed25519.
     pub async fn init(
         &self,
         secret: String,
         now_ms: i64,
         config: DeliveryConfig,
-    ) -> Result<(), ApiError> {
+        signing: Signing,
+    ) -> Result<Option<String>, ApiError> {
         call(
             &self.stub,
             &Command::Init {
                 secret,
                 now_ms,
                 config,
+                signing,
             },
         )
         .await
+    }
+
+    /// The destination's current public key; `None` when it signs with HMAC.
+    pub async fn public_key(&self) -> Result<Option<String>, ApiError> {
+        call(&self.stub, &Command::PublicKey).await
     }
 
     pub async fn update(&self, org_id: &str, changes: DestinationChanges) -> Result<(), ApiError> {

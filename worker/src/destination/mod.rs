@@ -33,7 +33,9 @@ pub mod state;
 
 use edgehook_core::deliveries_query::DeliveryQuery;
 use edgehook_core::delivery::DeliveryView;
-use edgehook_core::destination::{DestinationChanges, DestinationView, Kind, NewDestination};
+use edgehook_core::destination::{
+    DestinationChanges, DestinationView, Kind, NewDestination, Signing,
+};
 use edgehook_core::recovery::RecoverRequest;
 use serde::{Deserialize, Serialize};
 
@@ -97,11 +99,15 @@ pub struct NewDelivery {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
-    /// Stores the first secret and settings of a destination just created in D1.
+    /// Stores the first secret and settings of a destination just created in
+    /// D1, and makes its key pair when it signs with ed25519; answers the
+    /// public key, if any.
     Init {
         secret: String,
         now_ms: i64,
         config: DeliveryConfig,
+        #[serde(default)]
+        signing: Signing,
     },
     Update {
         id: String,
@@ -116,6 +122,9 @@ pub enum Command {
         id: String,
         org_id: String,
     },
+    /// The current public key of a destination that signs with ed25519
+    /// (`None` for HMAC); the signing key never leaves the object.
+    PublicKey,
     /// Stores a delivery and starts it at once; idempotent per delivery id.
     Enqueue {
         delivery: NewDelivery,
@@ -164,11 +173,14 @@ pub enum Enqueued {
     Gone,
 }
 
-/// A rotation's answer, shown once.
+/// A rotation's answer, shown once; `public_key` only for a destination that
+/// signs with ed25519 (seed clients see the seed's two fields).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Rotated {
     pub secret: String,
     pub dual_signing_stops_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 /// A page of the delivery log, in the seed's shape.

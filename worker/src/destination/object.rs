@@ -27,7 +27,8 @@ impl DurableObject for DestinationObject {
                 secret,
                 now_ms,
                 config,
-            } => reply(d.init(secret, now_ms, config).await),
+                signing,
+            } => reply(d.init(secret, now_ms, config, signing).await),
             Command::Update {
                 id,
                 org_id,
@@ -35,6 +36,7 @@ impl DurableObject for DestinationObject {
             } => reply(d.update(&id, &org_id, &changes).await),
             Command::Delete { id, org_id } => reply(d.delete(&id, &org_id).await),
             Command::Rotate { id, org_id } => reply(d.rotate(&id, &org_id).await),
+            Command::PublicKey => reply(d.public_key().await),
             Command::Enqueue { delivery } => reply(d.enqueue(&delivery).await),
             Command::List { query } => reply(d.list(&query).await),
             Command::Get { delivery_id } => reply(d.get(&delivery_id).await),

@@ -1,5 +1,6 @@
 //! The `webhook_destinations` table: everything about a destination except its
-//! secrets, which live in the destination's Durable Object. Webhook and
+//! secrets and key pairs, which live in the destination's Durable Object
+//! (reads leave `public_key` for the caller to ask the object for). Webhook and
 //! operational destinations share it, told apart by `kind`; every read and
 //! write names the kind its path is about, so an id of one kind is unknown
 //! under the other's paths.
@@ -7,7 +8,9 @@
 use super::{bind, changes, db, n, opt_s, s};
 use crate::error::Context;
 use crate::http::internal;
-use edgehook_core::destination::{DestinationChanges, DestinationView, Kind, NewDestination};
+use edgehook_core::destination::{
+    DestinationChanges, DestinationView, Kind, NewDestination, Signing,
+};
 use edgehook_core::error::ApiError;
 use edgehook_core::publish::Route;
 use edgehook_core::time::rfc3339_ms;
@@ -29,12 +32,20 @@ struct Row {
     disabled_at: Option<i64>,
     secret_generated_at: i64,
     created_at: i64,
+    signing: String,
 }
 
 impl Row {
-    /// The destination as reads return it; a corrupt `accepted_types` is an
-    /// error (logged, 500), never read as an empty list.
+    /// The destination as reads return it, without its public key; a corrupt
+    /// `accepted_types` or `signing` is an error (logged, 500), never read as
+    /// an empty list or as HMAC.
     fn view(self) -> Result<DestinationView, ApiError> {
+        let signing = Signing::parse(&self.signing).ok_or_else(|| {
+            internal(format!(
+                "destination {} has unknown signing {:?}",
+                self.id, self.signing
+            ))
+        })?;
         Ok(DestinationView {
             accepted_types: accepted_types(&self.id, &self.accepted_types)?,
             id: self.id,
@@ -48,6 +59,8 @@ impl Row {
             disabled_reason: self.disabled_reason,
             disabled_at: self.disabled_at.map(rfc3339_ms),
             created_at: rfc3339_ms(self.created_at),
+            signing,
+            public_key: None,
         })
     }
 }
@@ -61,7 +74,7 @@ fn accepted_types(id: &str, stored: &str) -> Result<Vec<String>, ApiError> {
     })
 }
 
-const COLUMNS: &str = "id, url, name, accepted_types, retry_attempts, timeout_seconds, is_active, max_per_second, disabled_reason, disabled_at, secret_generated_at, created_at";
+const COLUMNS: &str = "id, url, name, accepted_types, retry_attempts, timeout_seconds, is_active, max_per_second, disabled_reason, disabled_at, secret_generated_at, created_at, signing";
 
 /// Inserts a destination of `kind` unless the organization already has the
 /// maximum of that kind; the count and the insert are one statement, so
@@ -79,8 +92,8 @@ pub async fn insert_within_limit(
         serde_json::to_string(&d.accepted_types).ctx("destination: encode accepted_types")?;
     let stmt = bind(
         &db,
-        "INSERT INTO webhook_destinations (id, org_id, url, name, accepted_types, retry_attempts, timeout_seconds, is_active, secret_generated_at, created_at, updated_at, max_per_second, kind) \
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?11, ?12 \
+        "INSERT INTO webhook_destinations (id, org_id, url, name, accepted_types, retry_attempts, timeout_seconds, is_active, secret_generated_at, created_at, updated_at, max_per_second, kind, signing) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?11, ?12, ?13 \
          WHERE (SELECT COUNT(*) FROM webhook_destinations WHERE org_id = ?2 AND kind = ?12 AND deleted_at IS NULL) < ?10",
         &[
             s(id),
@@ -95,6 +108,7 @@ pub async fn insert_within_limit(
             n(kind.limit()),
             d.max_per_second.map(n).unwrap_or(JsValue::NULL),
             s(kind.as_str()),
+            s(d.signing.as_str()),
         ],
     )?;
     let result = stmt.run().await.ctx("D1: insert a destination")?;
