@@ -119,3 +119,15 @@ export function formatLatency(ms: number | null | undefined, attempts: number): 
   if (ms < 1000) return `≤ ${ms} ms`;
   return `≤ ${Math.round(ms / 100) / 10} s`;
 }
+
+/** A span of time in the largest whole unit that fits: "5 days", "1 hour", "8 seconds". */
+export function formatSpan(ms: number): string {
+  const units: [number, string][] = [[86_400_000, "day"], [3_600_000, "hour"], [60_000, "minute"], [1_000, "second"]];
+  for (const [size, name] of units) {
+    if (ms >= size || size === 1_000) {
+      const n = Math.max(0, Math.floor(ms / size));
+      return `${n} ${name}${n === 1 ? "" : "s"}`;
+    }
+  }
+  return "0 seconds";
+}

@@ -5,9 +5,11 @@
 // run), then sends again and follows the recovery until it is done.
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, type Destination, type DestinationStats, type Kind, type RecoveryProgress } from "./api";
 import {
-  CHART_STATES, formatLatency, formatRate, HOUR_MS, hourlySeries, niceMax, stackedBars, ticks,
+  type Api, ApiError, type Destination, type DestinationStats, type Kind, type RecoveryProgress,
+} from "./api";
+import {
+  CHART_STATES, formatLatency, formatRate, formatSpan, HOUR_MS, hourlySeries, niceMax, stackedBars, ticks,
 } from "./chart";
 import { PERM } from "./session";
 import {
@@ -33,19 +35,91 @@ export function ActiveBadge({ dest }: { dest: Pick<Destination, "is_active" | "d
   return <span class={`badge ${css}`}>{words}</span>;
 }
 
+/** What an operational webhook about a destination said, and when it was sent. */
+interface Told {
+  type: string;
+  at: string;
+  via: string;
+  percent?: number;
+  failing_since?: string;
+  disable_at?: string;
+  last_error?: string;
+}
+
+/**
+ * What the health ladder last said about a destination: a destination's
+ * record has no warnings, but edgehook sends them (and the disabling) to the
+ * organization's operational destinations, whose logs the session can read.
+ * `null` for a type no operational destination accepts.
+ */
+async function lastTold(api: Api, destinationId: string, type: string): Promise<Told | null | "none"> {
+  const ops = (await api.listDestinations("operational")).filter((o) => o.accepted_types.includes(type));
+  if (!ops.length) return null;
+  let best: Told | null = null;
+  for (const o of ops) {
+    const page = await api.listDeliveries(o.id, { type, sort_by: "-created_at", limit: 50 }, "operational");
+    const hit = page.webhook_deliveries.find((d) => (d.webhook_content as { destination_id?: unknown })?.destination_id === destinationId);
+    if (hit && (!best || hit.created_at > best.at)) {
+      best = { ...(hit.webhook_content as object), type, at: hit.created_at, via: o.name || o.url };
+    }
+  }
+  return best ?? "none";
+}
+
+/** Loads what the ladder last said, of `type`; `undefined` while it loads or when it cannot be read. */
+function useLastTold(dest: Destination, kind: Kind, type: string, wanted: boolean) {
+  const { api, session } = usePortal();
+  const [told, setTold] = useState<Told | null | "none" | undefined>(undefined);
+  useEffect(() => {
+    setTold(undefined);
+    if (!wanted || kind !== "webhook" || !session.perms.includes(PERM.deliveries)) return;
+    let live = true;
+    lastTold(api, dest.id, type).then((t) => live && setTold(t), () => live && setTold(undefined));
+    return () => {
+      live = false;
+    };
+  }, [dest.id, dest.is_active, dest.disabled_at, wanted]);
+  return told;
+}
+
+function Warning({ told }: { told: Told | null | "none" | undefined }) {
+  if (told === undefined) {
+    return <>Not part of a destination's record: edgehook sends its warnings (at 50 %, 75 % and 90 % of the time
+      before it disables a destination) to the organization's operational destinations.</>;
+  }
+  if (told === null) {
+    return <>None recorded: edgehook sends its warnings only to operational destinations that accept
+      {" "}<code>destination.failing</code>, and none of this organization's does.</>;
+  }
+  if (told === "none") return <>None: no warning about this destination in the operational destinations' logs.</>;
+  return (
+    <span data-testid="last-warning">
+      {told.percent} % of the time before disabling, sent <Time iso={told.at} />
+      {told.failing_since && <>; failing since <Time iso={told.failing_since} /></>}
+      {told.last_error && <>; last error “{told.last_error}”</>}
+      {" "}(to {told.via}).
+    </span>
+  );
+}
+
 export function HealthPanel({ dest, kind }: { dest: Destination; kind: Kind }) {
   const state = destinationState(dest);
+  const warning = useLastTold(dest, kind, "destination.failing", true);
+  const disabled = useLastTold(dest, kind, "destination.disabled", state === "disabled");
+  const told = disabled && typeof disabled === "object" ? disabled : null;
+  const span = told?.failing_since && dest.disabled_at
+    ? formatSpan(Date.parse(dest.disabled_at) - Date.parse(told.failing_since)) : null;
   return (
     <section class={`panel health health-${state}`} aria-labelledby="health-title">
       <h2 id="health-title">Health</h2>
       <p class="health-state"><ActiveBadge dest={dest} />{" "}
         {state === "active" && "Events are delivered as they are published."}
         {state === "paused" && "Paused by you: new events are kept as skipped and are not sent."}
-        {state === "disabled" && (
-          <>
-            Disabled by edgehook after failing: its deliveries only failed, with none delivered, for as long as
-            edgehook allows (5 days unless the service is set otherwise). New events are kept as skipped.
-          </>
+        {state === "disabled" && (span
+          ? <>Disabled by edgehook after failing for {span}: its deliveries only failed, with none delivered, since
+            {" "}<Time iso={told!.failing_since} />. New events are kept as skipped.</>
+          : <>Disabled by edgehook after failing: its deliveries only failed, with none delivered, for as long as
+            edgehook allows (5 days unless the service is set otherwise). New events are kept as skipped.</>
         )}
       </p>
       {state !== "active" && (
@@ -60,10 +134,7 @@ export function HealthPanel({ dest, kind }: { dest: Destination; kind: Kind }) {
             : dest.disabled_reason === "failing" ? "failing: its deliveries kept failing" : dest.disabled_reason
         }</dd></div>
         <div><dt>Disabled at</dt><dd><Time iso={dest.disabled_at} /></dd></div>
-        <div class="wide"><dt>Last warning</dt><dd>
-          Not part of a destination's record: edgehook sends its warnings (at 50 %, 75 % and 90 % of the time
-          before it disables a destination) to the organization's operational destinations.
-        </dd></div>
+        <div class="wide"><dt>Last warning</dt><dd><Warning told={warning} /></dd></div>
       </dl>
     </section>
   );

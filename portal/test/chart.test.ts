@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  emptyCounts, formatLatency, formatRate, HOUR_MS, hourlySeries, niceMax, stackedBars, ticks,
+  emptyCounts, formatLatency, formatRate, formatSpan, HOUR_MS, hourlySeries, niceMax, stackedBars, ticks,
 } from "../src/chart";
 
 const counts = (c: Partial<ReturnType<typeof emptyCounts>>) => ({ ...emptyCounts(), ...c });
@@ -74,4 +74,13 @@ test("rates and latencies in words", () => {
   assert.equal(formatLatency(1500, 3), "≤ 1.5 s");
   assert.equal(formatLatency(null, 3), "over 30 s");
   assert.equal(formatLatency(null, 0), "—");
+});
+
+test("spans in the largest whole unit", () => {
+  assert.equal(formatSpan(432_000_000), "5 days");
+  assert.equal(formatSpan(86_400_000 + 3_600_000), "1 day");
+  assert.equal(formatSpan(7_200_000), "2 hours");
+  assert.equal(formatSpan(61_000), "1 minute");
+  assert.equal(formatSpan(8_400), "8 seconds");
+  assert.equal(formatSpan(300), "0 seconds");
 });
