@@ -24,7 +24,7 @@ from playwright.sync_api import Page, expect
 from delivery_helpers import (CONVERSATION, ENGINE_VARS, RESOURCE, get_delivery, list_deliveries, publish,
                               resource_event, verify_webhooks, wait_for_state)
 from harness import ALL_PERMISSIONS, new_tenant
-from portal_helpers import (CREATE_PORTAL_SESSION, SCREENSHOTS, browser, engine, page,  # noqa: F401
+from portal_helpers import (CREATE_PORTAL_SESSION, SCREENSHOTS, browser, engine, new_page, page,  # noqa: F401
                             portal_session, session_org)
 from receiver import Receiver, Reply
 
@@ -84,7 +84,8 @@ def read(tenant, dest: str, kind: str = "webhook_destination") -> dict:
 
 # --- the chart ---------------------------------------------------------------------------------
 
-def test_health_chart_draws_the_published_deliveries_with_success_rate_and_latency(page, engine, session_org):
+def test_health_chart_draws_the_published_deliveries_with_success_rate_and_latency(
+        page, new_page, engine, session_org):
     with Receiver([Reply(500), Reply(500)], default=Reply(200)) as rx:
         dest, _ = session_org.create_destination(url=rx.url, accepted_types=[RESOURCE], retry_attempts=1,
                                                  name="Charted")
@@ -134,6 +135,15 @@ def test_health_chart_draws_the_published_deliveries_with_success_rate_and_laten
     panel.get_by_label("Range", exact=True).select_option(label="Last 7 days")
     expect(chart).to_have_attribute("data-hours", re.compile(r"^(168|169)$"))
     assert bar_counts(page) == {"success": 4, "failed": 1, "skipped": 1}
+
+    # Dark, on a phone: the bars wear the dark scheme's colours and nothing is wider than the screen.
+    phone = new_page(viewport={"width": 375, "height": 800}, color_scheme="dark")
+    open_session(phone, session_org, f"#/d/{dest}")
+    expect(phone.locator("svg.chart-svg rect.bar-success").first).to_be_visible()
+    fill = phone.evaluate("() => getComputedStyle(document.querySelector('rect.bar-success')).fill")
+    ok = phone.evaluate("() => getComputedStyle(document.documentElement).getPropertyValue('--ok').trim()")
+    assert (fill, ok) == ("rgb(127, 214, 154)", "#7fd69a"), (fill, ok)
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= 375
 
 
 # --- recover since… ------------------------------------------------------------------------------
@@ -315,7 +325,8 @@ def test_a_destination_disabled_for_failing_reads_so_and_can_be_re_enabled(page,
 
 # --- operational destinations --------------------------------------------------------------------
 
-def test_operational_destinations_have_their_own_heading_list_form_and_page(page, engine, session_org, receiver):
+def test_operational_destinations_have_their_own_heading_list_form_and_page(
+        page, engine, session_org, receiver, request):
     ops = f"/v1/{session_org.org_id}/operational_destination/"
     r = session_org.client.post(ops, json={"url": receiver.url + "/first", "name": "Pager",
                                            "accepted_types": ["destination.disabled"]})
@@ -329,6 +340,7 @@ def test_operational_destinations_have_their_own_heading_list_form_and_page(page
     expect(section.locator(f"tr[data-destination-id='{first}']")).to_contain_text("Pager")
     expect(section.locator(f"tr[data-destination-id='{webhook}']")).to_have_count(0)
     expect(region(page, "Destinations").locator(f"tr[data-destination-id='{first}']")).to_have_count(0)
+    snapshot(page, request, "list")
 
     # Create one through the page: only edgehook's own events are offered.
     section.get_by_role("button", name="Add operational destination").click()
