@@ -104,7 +104,7 @@ def test_health_chart_draws_the_published_deliveries_with_success_rate_and_laten
 
     open_session(page, session_org, f"#/d/{dest}")
     expect(heading(page)).to_have_text("Charted")
-    panel = region(page, "Deliveries per hour")
+    panel = region(page, "Activity by hour")
     chart = panel.get_by_role("img", name="Deliveries per hour by state")
     expect(chart).to_be_visible()
     expect(panel.locator("rect.bar-success").first).to_be_visible()
@@ -230,7 +230,7 @@ def test_a_delivery_published_while_paused_reads_skipped_not_failed(page, engine
         open_session(page, session_org, f"#/d/{dest}")
         expect(heading(page)).to_have_text("Paused")
         page.get_by_role("group", name="Destination actions").get_by_role("button", name="Pause").click()
-        expect(notice(page)).to_contain_text("Paused: new events are kept as skipped")
+        expect(notice(page)).to_contain_text("Events published meanwhile are kept as skipped.")
         health = region(page, "Health")
         expect(health).to_contain_text("Paused by you: new events are kept as skipped and are not sent.")
         expect(health.locator("dd").first).to_have_text("none: paused by you")
@@ -309,7 +309,7 @@ def test_a_destination_disabled_for_failing_reads_so_and_can_be_re_enabled(page,
             expect(warning).to_contain_text("last error “HTTP status 500”")
             expect(warning).to_contain_text("(to On call)")
             # The chart shows the failures that disabled it.
-            expect(region(page, "Deliveries per hour").locator("rect.bar-failed").first).to_be_visible()
+            expect(region(page, "Activity by hour").locator("rect.bar-failed").first).to_be_visible()
             assert bar_counts(page).get("failed", 0) >= 3
             snapshot(page, request, "disabled")
 

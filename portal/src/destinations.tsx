@@ -445,7 +445,7 @@ export function DestinationPage({ id, kind }: { id: string; kind: Kind }) {
               await load();
               announce(next
                 ? "Resumed: events are delivered to this destination again."
-                : "Paused: new events are kept as skipped and not sent until you resume it and recover them.");
+                : "Paused: this destination receives nothing until you resume it. Events published meanwhile are kept as skipped.");
             })}>
               {dest.is_active ? "Pause" : destinationState(dest) === "disabled" ? "Re-enable" : "Resume"}
             </ChangeButton>

@@ -128,7 +128,7 @@ export function HealthPanel({ dest, kind }: { dest: Destination; kind: Kind }) {
           then {kind === "webhook" ? "recover" : "retry"} what it missed: skipped events are never sent on their own.
         </p>
       )}
-      <dl class="settings">
+      <dl class="facts">
         <div><dt>Disabled reason</dt><dd>{
           state === "paused" ? "none: paused by you" : state === "active" ? "none"
             : dest.disabled_reason === "failing" ? "failing: its deliveries kept failing" : dest.disabled_reason
@@ -273,7 +273,7 @@ export function StatsPanel({ destinationId, version }: { destinationId: string; 
   return (
     <section class="panel stats" aria-labelledby="stats-title" aria-busy={loading ? "true" : undefined}>
       <div class="view-head">
-        <h2 id="stats-title">Deliveries per hour</h2>
+        <h2 id="stats-title">Activity by hour</h2>
         {allowed && (
           <div class="inline-form">
             <label for="stats-range">Range</label>
@@ -289,7 +289,7 @@ export function StatsPanel({ destinationId, version }: { destinationId: string; 
       {allowed && !stats && !error && <p aria-busy="true" class="muted">Loading the chart…</p>}
       {stats && (
         <>
-          <dl class="settings figures">
+          <dl class="facts figures">
             <div><dt>Deliveries</dt><dd data-figure="deliveries">
               {CHART_STATES.reduce((n, s) => n + stats.deliveries[s], 0)}
             </dd></div>
