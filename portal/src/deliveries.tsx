@@ -40,7 +40,7 @@ interface Filters {
 const EMPTY: Filters = { status: "", state: "", type: "", after: "", before: "", sort: "-created_at", limit: 20 };
 
 /** A `datetime-local` value (the reader's local time) as an RFC 3339 UTC time. */
-function localToIso(value: string): string | undefined {
+export function localToIso(value: string): string | undefined {
   if (!value) return undefined;
   const t = new Date(value);
   return Number.isNaN(t.getTime()) ? value : t.toISOString();

@@ -11,6 +11,7 @@ import {
 import {
   CHART_STATES, formatLatency, formatRate, formatSpan, HOUR_MS, hourlySeries, niceMax, stackedBars, ticks,
 } from "./chart";
+import { localToIso } from "./deliveries";
 import { PERM } from "./session";
 import {
   announce, ChangeButton, clearNotice, Field, fieldError, formatTime, pluralize, Time, usePortal,
@@ -46,43 +47,53 @@ interface Told {
   last_error?: string;
 }
 
+type Heard = Told | null | "none";
+
 /**
- * What the health ladder last said about a destination: a destination's
- * record has no warnings, but edgehook sends them (and the disabling) to the
- * organization's operational destinations, whose logs the session can read.
- * `null` for a type no operational destination accepts.
+ * What the health ladder last said about a destination, of each of `types`:
+ * a destination's record has no warnings, but edgehook sends them (and the
+ * disabling) to the organization's operational destinations, whose logs the
+ * session can read (the latest 50 of a type in each). `null` for a type no
+ * operational destination accepts, "none" when none of their logs names it.
  */
-async function lastTold(api: Api, destinationId: string, type: string): Promise<Told | null | "none"> {
-  const ops = (await api.listDestinations("operational")).filter((o) => o.accepted_types.includes(type));
-  if (!ops.length) return null;
-  let best: Told | null = null;
-  for (const o of ops) {
-    const page = await api.listDeliveries(o.id, { type, sort_by: "-created_at", limit: 50 }, "operational");
-    const hit = page.webhook_deliveries.find((d) => (d.webhook_content as { destination_id?: unknown })?.destination_id === destinationId);
-    if (hit && (!best || hit.created_at > best.at)) {
-      best = { ...(hit.webhook_content as object), type, at: hit.created_at, via: o.name || o.url };
+async function lastTold(api: Api, destinationId: string, types: string[]): Promise<Record<string, Heard>> {
+  const ops = await api.listDestinations("operational");
+  const heard: Record<string, Heard> = {};
+  for (const type of types) {
+    const takers = ops.filter((o) => o.accepted_types.includes(type));
+    let best: Told | null = null;
+    for (const o of takers) {
+      const page = await api.listDeliveries(o.id, { type, sort_by: "-created_at", limit: 50 }, "operational");
+      const hit = page.webhook_deliveries.find(
+        (d) => (d.webhook_content as { destination_id?: unknown })?.destination_id === destinationId);
+      if (hit && (!best || hit.created_at > best.at)) {
+        best = { ...(hit.webhook_content as object), type, at: hit.created_at, via: o.name || o.url };
+      }
     }
+    heard[type] = takers.length ? best ?? "none" : null;
   }
-  return best ?? "none";
+  return heard;
 }
 
-/** Loads what the ladder last said, of `type`; `undefined` while it loads or when it cannot be read. */
-function useLastTold(dest: Destination, kind: Kind, type: string, wanted: boolean) {
+/** The last warning and, for a disabled destination, the disabling; empty while they load or when unreadable. */
+function useLastTold(dest: Destination, kind: Kind): Record<string, Heard> {
   const { api, session } = usePortal();
-  const [told, setTold] = useState<Told | null | "none" | undefined>(undefined);
+  const [heard, setHeard] = useState<Record<string, Heard>>({});
+  const disabled = destinationState(dest) === "disabled";
   useEffect(() => {
-    setTold(undefined);
-    if (!wanted || kind !== "webhook" || !session.perms.includes(PERM.deliveries)) return;
+    setHeard({});
+    if (kind !== "webhook" || !session.perms.includes(PERM.deliveries)) return;
     let live = true;
-    lastTold(api, dest.id, type).then((t) => live && setTold(t), () => live && setTold(undefined));
+    const types = disabled ? ["destination.failing", "destination.disabled"] : ["destination.failing"];
+    lastTold(api, dest.id, types).then((h) => live && setHeard(h), () => undefined);
     return () => {
       live = false;
     };
-  }, [dest.id, dest.is_active, dest.disabled_at, wanted]);
-  return told;
+  }, [dest.id, dest.is_active, dest.disabled_at]);
+  return heard;
 }
 
-function Warning({ told }: { told: Told | null | "none" | undefined }) {
+function Warning({ told }: { told: Heard | undefined }) {
   if (told === undefined) {
     return <>Not part of a destination's record: edgehook sends its warnings (at 50 %, 75 % and 90 % of the time
       before it disables a destination) to the organization's operational destinations.</>;
@@ -104,9 +115,10 @@ function Warning({ told }: { told: Told | null | "none" | undefined }) {
 
 export function HealthPanel({ dest, kind }: { dest: Destination; kind: Kind }) {
   const state = destinationState(dest);
-  const warning = useLastTold(dest, kind, "destination.failing", true);
-  const disabled = useLastTold(dest, kind, "destination.disabled", state === "disabled");
-  const told = disabled && typeof disabled === "object" ? disabled : null;
+  const heard = useLastTold(dest, kind);
+  const warning = heard["destination.failing"];
+  const disabling = heard["destination.disabled"];
+  const told = disabling && typeof disabling === "object" ? disabling : null;
   const span = told?.failing_since && dest.disabled_at
     ? formatSpan(Date.parse(dest.disabled_at) - Date.parse(told.failing_since)) : null;
   return (
@@ -322,13 +334,6 @@ export function isoToLocal(ms: number): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-/** A `datetime-local` value as an RFC 3339 UTC time ("" stays ""). */
-function localToIso(value: string): string {
-  if (!value) return "";
-  const t = new Date(value);
-  return Number.isNaN(t.getTime()) ? value : t.toISOString();
-}
-
 /** The plain words for a failed recover call. */
 function recoverError(err: unknown): string {
   if (err instanceof ApiError && err.status === 409) {
@@ -404,7 +409,7 @@ export function RecoverPanel({ destinationId, onFinished }: { destinationId: str
   function body(dryRun: boolean) {
     const states = [form.failed && "failed", form.skipped && "skipped"].filter(Boolean) as ("failed" | "skipped")[];
     return {
-      since: localToIso(form.since),
+      since: localToIso(form.since) ?? "",
       ...(form.until ? { until: localToIso(form.until) } : {}),
       ...(states.length ? { states } : {}),
       dry_run: dryRun,
