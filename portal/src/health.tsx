@@ -292,7 +292,7 @@ export function StatsPanel({ destinationId, version }: { destinationId: string; 
             <select id="stats-range" value={range} onChange={(e) => setRange(e.currentTarget.value)}>
               {RANGES.map((r) => <option key={r.value} value={r.value}>{r.label}</option>)}
             </select>
-            <button type="button" class="button" onClick={() => load(range)}>Refresh chart</button>
+            <button type="button" class="button" onClick={() => load(range)}>Reload chart</button>
           </div>
         )}
       </div>
