@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every edgehook test: installs what is missing, then the lint gate, the
-# host unit tests, the SDK's wasm and Node tests, the Python package's wheel,
+# host unit tests, the portal's unit tests, the SDK's wasm and Node tests, the Python package's wheel,
 # the end-to-end, Python package and browser tests against a freshly started
 # `wrangler dev` (own port and state directory, stopped afterwards), and
 # mutation testing of the host-tested code.
@@ -21,6 +21,9 @@ cargo clippy --quiet -p edgehook-sdk --no-default-features --features bindings -
 step "host unit tests (cargo test; the signing core also without ed25519)"
 cargo test --quiet
 cargo test --quiet -p edgehook-sdk --no-default-features --lib
+
+step "portal unit tests (the chart's arithmetic, Node's test runner)"
+bash scripts/test-portal.sh
 
 step "worker build"
 bash scripts/build-worker.sh

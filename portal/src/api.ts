@@ -11,8 +11,48 @@ export interface Destination {
   retry_attempts: number;
   timeout_seconds: number;
   is_active: boolean;
+  /** At most this many webhooks a second (1–1000); null: no limit. */
+  max_per_second?: number | null;
+  /** "failing" when edgehook disabled it; null when active or paused by its owner. */
+  disabled_reason?: string | null;
+  disabled_at?: string | null;
   created_at: string;
   secret_generated_at: string;
+}
+
+/** Webhook destinations take the platform's events; operational ones take edgehook's own. */
+export type Kind = "webhook" | "operational";
+
+export type DeliveryState = "pending" | "retrying" | "success" | "failed" | "skipped";
+
+export type StateCounts = Record<DeliveryState, number>;
+
+/** `GET …/stats`: a destination's health over whole hours. */
+export interface DestinationStats {
+  since: string;
+  until: string;
+  deliveries: StateCounts;
+  /** Delivered among finished deliveries, 0–1; null when none finished. */
+  success_rate: number | null;
+  attempts: number;
+  attempt_success_rate: number | null;
+  latency: { p50_ms?: number | null; p95_ms?: number | null; p99_ms?: number | null };
+  /** Only the hours that have counts, oldest first. */
+  series: { hour: string; deliveries: StateCounts; attempts: number; success_rate: number | null }[];
+}
+
+export interface RecoverRequest {
+  since: string;
+  until?: string;
+  states?: ("failed" | "skipped")[];
+  dry_run?: boolean;
+}
+
+export interface RecoveryProgress {
+  state: "running" | "done";
+  count: number;
+  done: number;
+  failed: number;
 }
 
 export interface Attempt {
@@ -29,7 +69,7 @@ export interface Delivery {
   type: string;
   webhook_content: unknown;
   status: "success" | "failed";
-  state?: "pending" | "retrying" | "success" | "failed";
+  state?: DeliveryState;
   delivery_attempts: Attempt[];
   dual_signed: boolean;
   created_at: string;
@@ -47,6 +87,8 @@ export interface EventType {
   description: string;
   schema: unknown;
   example: unknown;
+  /** edgehook's own events, for operational destinations. */
+  operational?: boolean;
 }
 
 export interface FieldProblem {
@@ -64,13 +106,29 @@ export const WEBHOOK_TYPES = [
   "agent-framework-resource-updated",
 ];
 
+/** edgehook's operational events, used until the catalog answers. */
+export const OPERATIONAL_TYPES = [
+  "destination.failing",
+  "destination.disabled",
+  "destination.recovered",
+  "delivery.exhausted",
+  "destination.created",
+  "destination.updated",
+  "destination.deleted",
+];
+
 const FIELD_LABELS: Record<string, string> = {
   url: "URL",
   name: "Name",
   accepted_types: "Event types",
   retry_attempts: "Retries",
   timeout_seconds: "Timeout",
+  max_per_second: "Webhooks per second",
   is_active: "Active",
+  since: "Since",
+  until: "Until",
+  states: "States",
+  dry_run: "Dry run",
   status: "Status",
   state: "State",
   type: "Event type",
@@ -98,6 +156,8 @@ export class ApiError extends Error {
     message: string,
     readonly fields: FieldProblem[] = [],
     readonly retryAfter: number | null = null,
+    /** The server's own words, when it gave a sentence rather than field errors. */
+    readonly detail: string = "",
   ) {
     super(message);
   }
@@ -165,10 +225,14 @@ async function errorFrom(response: Response): Promise<ApiError> {
       ? Math.max(0, Math.ceil(n))
       : Math.max(0, Math.ceil((Date.parse(header) - Date.now()) / 1000)) || null;
   }
-  return new ApiError(response.status, describe(response.status, detail, retryAfter, fields), fields, retryAfter);
+  return new ApiError(response.status, describe(response.status, detail, retryAfter, fields), fields, retryAfter, detail);
 }
 
 type Query = Record<string, string | number | string[] | undefined>;
+
+function collection(kind: Kind): string {
+  return kind === "operational" ? "/operational_destination/" : "/webhook_destination/";
+}
 
 /** One client per session; `onEnded` runs once when the server answers 401. */
 export class Api {
@@ -221,17 +285,18 @@ export class Api {
     }
   }
 
-  private dest(id: string, suffix = ""): string {
-    return `/webhook_destination/${encodeURIComponent(id)}${suffix}`;
+  private dest(id: string, suffix = "", kind: Kind = "webhook"): string {
+    return `${collection(kind)}${encodeURIComponent(id)}${suffix}`;
   }
 
-  listDestinations(): Promise<Destination[]> {
-    return this.call<{ webhook_destinations: Destination[] }>("GET", "/webhook_destination/")
+  listDestinations(kind: Kind = "webhook"): Promise<Destination[]> {
+    // Operational destinations answer in the same shape, field names included.
+    return this.call<{ webhook_destinations: Destination[] }>("GET", collection(kind))
       .then((r) => r.webhook_destinations);
   }
 
-  getDestination(id: string): Promise<Destination> {
-    return this.call("GET", this.dest(id));
+  getDestination(id: string, kind: Kind = "webhook"): Promise<Destination> {
+    return this.call("GET", this.dest(id, "", kind));
   }
 
   createDestination(body: {
@@ -240,33 +305,49 @@ export class Api {
     accepted_types: string[];
     retry_attempts: number;
     timeout_seconds: number;
-  }): Promise<{ webhook_destination_id: string; secret: string }> {
-    return this.call("POST", "/webhook_destination/", body);
+    max_per_second?: number | null;
+  }, kind: Kind = "webhook"): Promise<{ webhook_destination_id: string; secret: string }> {
+    return this.call("POST", collection(kind), body);
   }
 
   updateDestination(id: string, body: Partial<Pick<Destination,
-    "name" | "accepted_types" | "retry_attempts" | "timeout_seconds" | "is_active">>): Promise<void> {
-    return this.call("POST", this.dest(id), body);
+    "name" | "accepted_types" | "retry_attempts" | "timeout_seconds" | "is_active" | "max_per_second">>,
+  kind: Kind = "webhook"): Promise<void> {
+    return this.call("POST", this.dest(id, "", kind), body);
   }
 
-  deleteDestination(id: string): Promise<void> {
-    return this.call("DELETE", this.dest(id));
+  deleteDestination(id: string, kind: Kind = "webhook"): Promise<void> {
+    return this.call("DELETE", this.dest(id, "", kind));
   }
 
-  rotateSecret(id: string): Promise<{ secret: string; dual_signing_stops_at: string }> {
-    return this.call("POST", this.dest(id, "/rotate-secret"));
+  rotateSecret(id: string, kind: Kind = "webhook"): Promise<{ secret: string; dual_signing_stops_at: string }> {
+    return this.call("POST", this.dest(id, "/rotate-secret", kind));
   }
 
-  listDeliveries(id: string, query: Query): Promise<DeliveryPage> {
-    return this.call("GET", this.dest(id, "/delivery"), undefined, query);
+  listDeliveries(id: string, query: Query, kind: Kind = "webhook"): Promise<DeliveryPage> {
+    return this.call("GET", this.dest(id, "/delivery", kind), undefined, query);
   }
 
-  getDelivery(id: string, deliveryId: string): Promise<Delivery> {
-    return this.call("GET", this.dest(id, `/delivery/${encodeURIComponent(deliveryId)}`));
+  getDelivery(id: string, deliveryId: string, kind: Kind = "webhook"): Promise<Delivery> {
+    return this.call("GET", this.dest(id, `/delivery/${encodeURIComponent(deliveryId)}`, kind));
   }
 
-  retryDelivery(id: string, deliveryId: string): Promise<unknown> {
-    return this.call("POST", this.dest(id, `/delivery/${encodeURIComponent(deliveryId)}/retry`));
+  retryDelivery(id: string, deliveryId: string, kind: Kind = "webhook"): Promise<unknown> {
+    return this.call("POST", this.dest(id, `/delivery/${encodeURIComponent(deliveryId)}/retry`, kind));
+  }
+
+  /** Health over `[since, until]` (whole hours, at most 30 days). Webhook destinations only. */
+  stats(id: string, since: string, until?: string): Promise<DestinationStats> {
+    return this.call("GET", this.dest(id, "/stats"), undefined, { since, until });
+  }
+
+  /** Starts a recovery (or, with `dry_run`, only counts). Webhook destinations only. */
+  recover(id: string, body: RecoverRequest): Promise<{ recovery_id: string | null; count: number }> {
+    return this.call("POST", this.dest(id, "/recover"), body);
+  }
+
+  recovery(id: string, recoveryId: string): Promise<RecoveryProgress> {
+    return this.call("GET", this.dest(id, `/recover/${encodeURIComponent(recoveryId)}`));
   }
 
   sendTestEvent(id: string, type: string): Promise<{ delivery_id: string }> {

@@ -1,5 +1,6 @@
 // The event-type catalog: every type the organization's destinations can
-// accept, with its description, JSON Schema and an example payload.
+// accept, with its description, JSON Schema and an example payload; edgehook's
+// own (operational) events are marked, since only operational destinations take them.
 
 import { useEffect, useState } from "preact/hooks";
 import type { EventType } from "./api";
@@ -27,6 +28,7 @@ export function Catalog() {
       {types && types.map((t) => (
         <article class="panel event-type" key={t.type} aria-labelledby={`type-${t.type}`}>
           <h2 id={`type-${t.type}`}><code>{t.type}</code></h2>
+          {t.operational && <p><span class="badge badge-paused">Operational</span> For operational destinations.</p>}
           <p>{t.description}</p>
           <details>
             <summary>Example payload</summary>

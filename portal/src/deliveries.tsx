@@ -1,9 +1,10 @@
 // A destination's delivery log (filters, sorting, paging) and one delivery's
-// detail with its body, every attempt and a retry when it failed.
+// detail with its body, every attempt and a retry when it failed. A delivery
+// published while its destination was paused or disabled reads "Skipped".
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { Delivery, DeliveryPage } from "./api";
-import { leaveMissingLink, linkOpened } from "./router";
+import type { Delivery, DeliveryPage, Kind } from "./api";
+import { base, leaveMissingLink, linkOpened } from "./router";
 import { PERM } from "./session";
 import { announce, announceError, ChangeButton, clearNotice, pluralize, Time, useFocusHeading, usePortal } from "./ui";
 
@@ -16,13 +17,14 @@ const SORTS: { value: string; label: string }[] = [
   { value: "-status", label: "Status, delivered first" },
 ];
 
-const STATES = ["pending", "retrying", "success", "failed"];
+const STATES = ["pending", "retrying", "success", "failed", "skipped"];
 
-const STATE_LABELS: Record<string, string> = {
+export const STATE_LABELS: Record<string, string> = {
   pending: "Pending",
   retrying: "Retrying",
   success: "Delivered",
   failed: "Failed",
+  skipped: "Skipped",
 };
 
 interface Filters {
@@ -38,7 +40,7 @@ interface Filters {
 const EMPTY: Filters = { status: "", state: "", type: "", after: "", before: "", sort: "-created_at", limit: 20 };
 
 /** A `datetime-local` value (the reader's local time) as an RFC 3339 UTC time. */
-function localToIso(value: string): string | undefined {
+export function localToIso(value: string): string | undefined {
   if (!value) return undefined;
   const t = new Date(value);
   return Number.isNaN(t.getTime()) ? value : t.toISOString();
@@ -49,7 +51,7 @@ export function StateBadge({ delivery }: { delivery: Pick<Delivery, "state" | "s
   return <span class={`badge badge-${state}`}>{STATE_LABELS[state] ?? state}</span>;
 }
 
-export function DeliveryLog({ destinationId, version }: { destinationId: string; version: number }) {
+export function DeliveryLog({ destinationId, version, kind }: { destinationId: string; version: number; kind: Kind }) {
   const { api, session, eventTypes } = usePortal();
   const [form, setForm] = useState<Filters>(EMPTY);
   const [applied, setApplied] = useState<Filters>(EMPTY);
@@ -75,7 +77,7 @@ export function DeliveryLog({ destinationId, version }: { destinationId: string;
         sort_by: filters.sort,
         limit: filters.limit,
         continuation_token: token,
-      });
+      }, kind);
       if (serial !== request.current) return;
       setPage(result);
       setApplied(filters);
@@ -114,7 +116,7 @@ export function DeliveryLog({ destinationId, version }: { destinationId: string;
           <select id="flt-status" value={form.status} onChange={(e) => setForm({ ...form, status: e.currentTarget.value })}>
             <option value="">Any</option>
             <option value="success">Delivered (success)</option>
-            <option value="failed">Not delivered (failed)</option>
+            <option value="failed">Not delivered (failed or skipped)</option>
           </select>
         </div>
         <div class="field">
@@ -185,7 +187,7 @@ export function DeliveryLog({ destinationId, version }: { destinationId: string;
           <tbody>
             {rows.map((d) => (
               <tr key={d.id} data-delivery-id={d.id}>
-                <td data-label="Delivery"><a href={`#/d/${destinationId}/delivery/${d.id}`}><code>{d.id}</code></a></td>
+                <td data-label="Delivery"><a href={`${base(kind)}/${destinationId}/delivery/${d.id}`}><code>{d.id}</code></a></td>
                 <td data-label="Type"><code>{d.type}</code></td>
                 <td data-label="State"><StateBadge delivery={d} /></td>
                 <td data-label="Created"><Time iso={d.created_at} /></td>
@@ -209,7 +211,7 @@ export function DeliveryLog({ destinationId, version }: { destinationId: string;
   );
 }
 
-export function DeliveryDetail({ destinationId, deliveryId }: { destinationId: string; deliveryId: string }) {
+export function DeliveryDetail({ destinationId, deliveryId, kind }: { destinationId: string; deliveryId: string; kind: Kind }) {
   const { api } = usePortal();
   const heading = useFocusHeading("del" + deliveryId);
   const [delivery, setDelivery] = useState<Delivery | null>(null);
@@ -217,7 +219,7 @@ export function DeliveryDetail({ destinationId, deliveryId }: { destinationId: s
   const [busy, setBusy] = useState(false);
 
   const load = () =>
-    api.getDelivery(destinationId, deliveryId).then(
+    api.getDelivery(destinationId, deliveryId, kind).then(
       (d) => {
         linkOpened();
         setDelivery(d);
@@ -231,12 +233,13 @@ export function DeliveryDetail({ destinationId, deliveryId }: { destinationId: s
     );
   useEffect(() => {
     load();
-  }, [destinationId, deliveryId]);
+  }, [destinationId, deliveryId, kind]);
 
   const failed = delivery && (delivery.state ? delivery.state === "failed" : delivery.status === "failed");
+  const skipped = delivery?.state === "skipped";
   return (
     <section aria-labelledby="view-title">
-      <p class="crumbs"><a href="#/">Destinations</a> / <a href={`#/d/${destinationId}`}>Destination</a></p>
+      <p class="crumbs"><a href="#/">Destinations</a> / <a href={`${base(kind)}/${destinationId}`}>Destination</a></p>
       <h1 id="view-title" tabIndex={-1} ref={heading}>Delivery <code>{deliveryId}</code></h1>
       {error && <p class="error-text">{error}</p>}
       {!delivery && !error && <p aria-busy="true">Loading…</p>}
@@ -250,13 +253,19 @@ export function DeliveryDetail({ destinationId, deliveryId }: { destinationId: s
             {delivery.next_retry_at && <div><dt>Next retry</dt><dd><Time iso={delivery.next_retry_at} /></dd></div>}
             <div><dt>Signed with</dt><dd>{delivery.dual_signed ? "both secrets (dual signing)" : "one secret"}</dd></div>
           </dl>
+          {skipped && (
+            <p class="note" data-testid="skipped-note">
+              Skipped: published while this destination was paused or disabled. It is kept but never sent unless you
+              recover it ("Recover since…" on the destination's page).
+            </p>
+          )}
           <div class="actions wrap">
             {failed && (
               <ChangeButton perm={PERM.update} class="button primary" busy={busy} onClick={async () => {
                 setBusy(true);
                 clearNotice();
                 try {
-                  await api.retryDelivery(destinationId, deliveryId);
+                  await api.retryDelivery(destinationId, deliveryId, kind);
                   announce("Retry started: the delivery is attempted again.");
                   await load();
                 } catch (err) {
@@ -276,7 +285,7 @@ export function DeliveryDetail({ destinationId, deliveryId }: { destinationId: s
 
           <h2>Attempts</h2>
           {delivery.delivery_attempts.length === 0 ? (
-            <p class="empty">Not attempted yet.</p>
+            <p class="empty">{skipped ? "Never attempted: it was skipped." : "Not attempted yet."}</p>
           ) : (
             <ol class="attempts">
               {delivery.delivery_attempts.map((a, i) => (

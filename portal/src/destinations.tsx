@@ -1,15 +1,18 @@
-// Destinations: the list, the create and edit forms, and one destination's
-// page with its actions (pause, rotate, test event, delete) and delivery log.
+// Destinations: the list (webhook destinations, then the organization's
+// operational destinations under their own heading), the create and edit
+// forms, and one destination's page with its health, actions (pause, rotate,
+// test event, recover, delete) and delivery log.
 
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, type Destination } from "./api";
+import { ApiError, type Destination, type Kind } from "./api";
 import { DeliveryLog } from "./deliveries";
+import { ActiveBadge, destinationState, HealthPanel, RecoverPanel, StatsPanel } from "./health";
 import { PERM } from "./session";
 import {
   announce, announceError, ChangeButton, clearNotice, ConfirmDialog, Field, fieldError, pluralize,
   SecretPanel, Time, useFocusHeading, usePortal,
 } from "./ui";
-import { leaveMissingLink, linkOpened, navigate } from "./router";
+import { base, leaveMissingLink, linkOpened, navigate } from "./router";
 
 export function displayName(d: Destination): string {
   return d.name || "Unnamed destination";
@@ -24,68 +27,102 @@ function Types({ types }: { types: string[] }) {
   );
 }
 
-function ActiveBadge({ active }: { active: boolean }) {
-  return <span class={`badge ${active ? "badge-ok" : "badge-paused"}`}>{active ? "Active" : "Paused"}</span>;
+/** "no limit" or "N a second". */
+function rateLimit(d: Pick<Destination, "max_per_second">): string {
+  return d.max_per_second ? `${d.max_per_second} a second` : "no limit";
 }
 
+const KIND_WORDS: Record<Kind, { one: string; many: string; add: string }> = {
+  webhook: { one: "destination", many: "destinations", add: "Add destination" },
+  operational: { one: "operational destination", many: "operational destinations", add: "Add operational destination" },
+};
+
 // --- list ---------------------------------------------------------------------------------
+
+function DestinationTable({ items, kind }: { items: Destination[]; kind: Kind }) {
+  const caption = `${kind}-destinations-count`;
+  return (
+    <table class="table responsive" aria-describedby={caption} data-kind={kind}>
+      <caption id={caption} class="visually-hidden">
+        {pluralize(items.length, KIND_WORDS[kind].one, KIND_WORDS[kind].many)}
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Name</th>
+          <th scope="col">URL</th>
+          <th scope="col">Event types</th>
+          <th scope="col">Status</th>
+          <th scope="col">Retries</th>
+          <th scope="col">Timeout</th>
+          <th scope="col">Rate limit</th>
+        </tr>
+      </thead>
+      <tbody>
+        {items.map((d) => (
+          <tr key={d.id} data-destination-id={d.id}>
+            <td data-label="Name"><a href={`${base(kind)}/${d.id}`}>{displayName(d)}</a></td>
+            <td data-label="URL" class="url"><a href={`${base(kind)}/${d.id}`} aria-label={`${d.url} (${displayName(d)})`}>{d.url}</a></td>
+            <td data-label="Event types"><Types types={d.accepted_types} /></td>
+            <td data-label="Status"><ActiveBadge dest={d} /></td>
+            <td data-label="Retries">{d.retry_attempts}</td>
+            <td data-label="Timeout">{d.timeout_seconds} s</td>
+            <td data-label="Rate limit">{rateLimit(d)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
 
 export function DestinationList() {
   const { api } = usePortal();
   const heading = useFocusHeading("list");
   const [items, setItems] = useState<Destination[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [ops, setOps] = useState<Destination[] | null>(null);
+  const [opsError, setOpsError] = useState<string | null>(null);
 
   useEffect(() => {
     api.listDestinations().then(setItems, (e) => {
       setError(e.message);
       announceError(e);
     });
+    api.listDestinations("operational").then(setOps, (e) => setOpsError(e.message));
   }, []);
 
   return (
-    <section aria-labelledby="view-title">
-      <div class="view-head">
-        <h1 id="view-title" tabIndex={-1} ref={heading}>Destinations</h1>
-        <ChangeButton perm={PERM.create} class="button primary" onClick={() => navigate("#/new")}>
-          Add destination
-        </ChangeButton>
-      </div>
-      {items === null && !error && <p aria-busy="true">Loading destinations…</p>}
-      {error && <p class="error-text">{error}</p>}
-      {items && items.length === 0 && (
-        <p class="empty">No destinations yet. Add one to start receiving webhooks.</p>
-      )}
-      {items && items.length > 0 && (
-        <table class="table responsive" aria-describedby="destinations-count">
-          <caption id="destinations-count" class="visually-hidden">
-            {pluralize(items.length, "destination", "destinations")}
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">URL</th>
-              <th scope="col">Event types</th>
-              <th scope="col">Status</th>
-              <th scope="col">Retries</th>
-              <th scope="col">Timeout</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((d) => (
-              <tr key={d.id} data-destination-id={d.id}>
-                <td data-label="Name"><a href={`#/d/${d.id}`}>{displayName(d)}</a></td>
-                <td data-label="URL" class="url"><a href={`#/d/${d.id}`} aria-label={`${d.url} (${displayName(d)})`}>{d.url}</a></td>
-                <td data-label="Event types"><Types types={d.accepted_types} /></td>
-                <td data-label="Status"><ActiveBadge active={d.is_active} /></td>
-                <td data-label="Retries">{d.retry_attempts}</td>
-                <td data-label="Timeout">{d.timeout_seconds} s</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-    </section>
+    <>
+      <section aria-labelledby="view-title">
+        <div class="view-head">
+          <h1 id="view-title" tabIndex={-1} ref={heading}>Destinations</h1>
+          <ChangeButton perm={PERM.create} class="button primary" onClick={() => navigate("#/new")}>
+            {KIND_WORDS.webhook.add}
+          </ChangeButton>
+        </div>
+        {items === null && !error && <p aria-busy="true">Loading destinations…</p>}
+        {error && <p class="error-text">{error}</p>}
+        {items && items.length === 0 && (
+          <p class="empty">No destinations yet. Add one to start receiving webhooks.</p>
+        )}
+        {items && items.length > 0 && <DestinationTable items={items} kind="webhook" />}
+      </section>
+      <section aria-labelledby="ops-title" class="operational">
+        <div class="view-head">
+          <h2 id="ops-title">Operational destinations</h2>
+          <ChangeButton perm={PERM.create} class="button" onClick={() => navigate("#/o/new")}>
+            {KIND_WORDS.operational.add}
+          </ChangeButton>
+        </div>
+        <p class="hint">
+          Where edgehook tells you about your destinations themselves: failing, disabled, recovered, deliveries
+          that failed for good, and changes. At most 3.
+        </p>
+        {ops === null && !opsError && <p aria-busy="true">Loading operational destinations…</p>}
+        {opsError && <p class="error-text">{opsError}</p>}
+        {ops && ops.length === 0 && <p class="empty">No operational destinations yet.</p>}
+        {ops && ops.length > 0 && <DestinationTable items={ops} kind="operational" />}
+      </section>
+    </>
   );
 }
 
@@ -97,6 +134,19 @@ interface FormValues {
   types: string[];
   retries: number;
   timeout: number;
+  /** The rate limit as typed: "" for none. */
+  perSecond: string;
+}
+
+/**
+ * The form's rate limit as the API takes it: null for none, a whole number as
+ * a number, anything else as typed (so that the API's 422 says what is wrong
+ * instead of the page guessing).
+ */
+export function perSecondValue(text: string): number | null {
+  const t = text.trim();
+  if (t === "") return null;
+  return (/^-?\d+$/.test(t) ? Number(t) : t) as number;
 }
 
 function DestinationFields(props: {
@@ -104,8 +154,10 @@ function DestinationFields(props: {
   set: (v: FormValues) => void;
   error: ApiError | null;
   editing: boolean;
+  kind: Kind;
 }) {
-  const { eventTypes } = usePortal();
+  const portal = usePortal();
+  const eventTypes = props.kind === "operational" ? portal.operationalTypes : portal.eventTypes;
   const { values, set, error } = props;
   const typesError = fieldError(error, "accepted_types");
   return (
@@ -157,6 +209,14 @@ function DestinationFields(props: {
               onInput={(e) => set({ ...values, timeout: e.currentTarget.valueAsNumber })} />
           )}
         </Field>
+        <Field id="f-rate" label="Webhooks per second (optional)"
+          hint="1 to 1000; empty for no limit. Deliveries over the limit wait their turn."
+          error={fieldError(error, "max_per_second")}>
+          {(a) => (
+            <input {...a} type="text" inputMode="numeric" autoComplete="off" value={values.perSecond}
+              placeholder="no limit" onInput={(e) => set({ ...values, perSecond: e.currentTarget.value })} />
+          )}
+        </Field>
       </div>
     </>
   );
@@ -186,10 +246,10 @@ async function submitForm(
   }
 }
 
-export function CreateDestination() {
+export function CreateDestination({ kind }: { kind: Kind }) {
   const { api } = usePortal();
-  const heading = useFocusHeading("new");
-  const [values, setValues] = useState<FormValues>({ url: "", name: "", types: [], retries: 3, timeout: 10 });
+  const heading = useFocusHeading("new" + kind);
+  const [values, setValues] = useState<FormValues>({ url: "", name: "", types: [], retries: 3, timeout: 10, perSecond: "" });
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<{ id: string; secret: string } | null>(null);
@@ -197,7 +257,7 @@ export function CreateDestination() {
   if (created) {
     return (
       <SecretPanel title="Destination created: its signing secret" secret={created.secret}
-        onDone={() => navigate(`#/d/${created.id}`)}>
+        onDone={() => navigate(`${base(kind)}/${created.id}`)}>
         <p>Webhooks to this destination are signed with this secret. Verify each one with it before trusting it.</p>
       </SecretPanel>
     );
@@ -206,7 +266,9 @@ export function CreateDestination() {
   return (
     <section aria-labelledby="view-title">
       <p class="crumbs"><a href="#/">Destinations</a></p>
-      <h1 id="view-title" tabIndex={-1} ref={heading}>Add a destination</h1>
+      <h1 id="view-title" tabIndex={-1} ref={heading}>
+        {kind === "operational" ? "Add an operational destination" : "Add a destination"}
+      </h1>
       <form
         class="form"
         onSubmit={(e) =>
@@ -216,15 +278,16 @@ export function CreateDestination() {
               accepted_types: values.types,
               retry_attempts: values.retries,
               timeout_seconds: values.timeout,
+              max_per_second: perSecondValue(values.perSecond),
               ...(values.name.trim() ? { name: values.name.trim() } : {}),
             };
-            const r = await api.createDestination(body);
+            const r = await api.createDestination(body, kind);
             announce("Destination created. Copy its secret now: it will not be shown again.");
             setCreated({ id: r.webhook_destination_id, secret: r.secret });
           })
         }
       >
-        <DestinationFields values={values} set={setValues} error={error} editing={false} />
+        <DestinationFields values={values} set={setValues} error={error} editing={false} kind={kind} />
         <div class="actions">
           <ChangeButton perm={PERM.create} type="submit" class="button primary" busy={busy}>
             {busy ? "Creating…" : "Create destination"}
@@ -236,7 +299,7 @@ export function CreateDestination() {
   );
 }
 
-export function EditDestination({ id }: { id: string }) {
+export function EditDestination({ id, kind }: { id: string; kind: Kind }) {
   const { api } = usePortal();
   const heading = useFocusHeading("edit" + id);
   const [values, setValues] = useState<FormValues | null>(null);
@@ -245,19 +308,24 @@ export function EditDestination({ id }: { id: string }) {
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    api.getDestination(id).then(
-      (d) => setValues({ url: d.url, name: d.name ?? "", types: d.accepted_types, retries: d.retry_attempts, timeout: d.timeout_seconds }),
+    api.getDestination(id, kind).then(
+      (d) => setValues({
+        url: d.url, name: d.name ?? "", types: d.accepted_types, retries: d.retry_attempts,
+        timeout: d.timeout_seconds, perSecond: d.max_per_second ? String(d.max_per_second) : "",
+      }),
       (e) => {
         setLoadError(e.message);
         announceError(e);
       },
     );
-  }, [id]);
+  }, [id, kind]);
 
   return (
     <section aria-labelledby="view-title">
-      <p class="crumbs"><a href="#/">Destinations</a> / <a href={`#/d/${id}`}>Destination</a></p>
-      <h1 id="view-title" tabIndex={-1} ref={heading}>Edit destination</h1>
+      <p class="crumbs"><a href="#/">Destinations</a> / <a href={`${base(kind)}/${id}`}>Destination</a></p>
+      <h1 id="view-title" tabIndex={-1} ref={heading}>
+        {kind === "operational" ? "Edit operational destination" : "Edit destination"}
+      </h1>
       {loadError && <p class="error-text">{loadError}</p>}
       {!values && !loadError && <p aria-busy="true">Loading…</p>}
       {values && (
@@ -270,18 +338,19 @@ export function EditDestination({ id }: { id: string }) {
                 accepted_types: values.types,
                 retry_attempts: values.retries,
                 timeout_seconds: values.timeout,
-              });
+                max_per_second: perSecondValue(values.perSecond),
+              }, kind);
               announce("Changes saved.");
-              navigate(`#/d/${id}`);
+              navigate(`${base(kind)}/${id}`);
             })
           }
         >
-          <DestinationFields values={values} set={(v) => setValues(v)} error={error} editing={true} />
+          <DestinationFields values={values} set={(v) => setValues(v)} error={error} editing={true} kind={kind} />
           <div class="actions">
             <ChangeButton perm={PERM.update} type="submit" class="button primary" busy={busy}>
               {busy ? "Saving…" : "Save changes"}
             </ChangeButton>
-            <a class="button" href={`#/d/${id}`}>Cancel</a>
+            <a class="button" href={`${base(kind)}/${id}`}>Cancel</a>
           </div>
         </form>
       )}
@@ -293,7 +362,7 @@ export function EditDestination({ id }: { id: string }) {
 
 type Dialog = "rotate" | "delete" | null;
 
-export function DestinationPage({ id }: { id: string }) {
+export function DestinationPage({ id, kind }: { id: string; kind: Kind }) {
   const { api, session, eventTypes } = usePortal();
   const heading = useFocusHeading("d" + id);
   const [dest, setDest] = useState<Destination | null>(null);
@@ -306,7 +375,7 @@ export function DestinationPage({ id }: { id: string }) {
   const [logVersion, setLogVersion] = useState(0);
 
   const load = () =>
-    api.getDestination(id).then((d) => {
+    api.getDestination(id, kind).then((d) => {
       linkOpened();
       setDest(d);
     }, (e) => {
@@ -358,31 +427,39 @@ export function DestinationPage({ id }: { id: string }) {
         <>
           <dl class="settings">
             <div><dt>URL</dt><dd class="url"><code>{dest.url}</code></dd></div>
-            <div><dt>Status</dt><dd><ActiveBadge active={dest.is_active} /></dd></div>
+            <div><dt>Status</dt><dd><ActiveBadge dest={dest} /></dd></div>
+            {kind === "operational" && <div><dt>Kind</dt><dd>Operational: edgehook's own events</dd></div>}
             <div class="wide"><dt>Event types</dt><dd><Types types={dest.accepted_types} /></dd></div>
             <div><dt>Retries</dt><dd>{dest.retry_attempts}</dd></div>
             <div><dt>Timeout</dt><dd>{dest.timeout_seconds} s</dd></div>
+            <div><dt>Rate limit</dt><dd>{rateLimit(dest)}</dd></div>
             <div><dt>Created</dt><dd><Time iso={dest.created_at} /></dd></div>
             <div><dt>Secret created</dt><dd><Time iso={dest.secret_generated_at} /></dd></div>
             <div><dt>ID</dt><dd><code>{dest.id}</code></dd></div>
           </dl>
           <div class="actions wrap" role="group" aria-label="Destination actions">
-            <ChangeButton perm={PERM.update} onClick={() => navigate(`#/d/${id}/edit`)}>Edit</ChangeButton>
+            <ChangeButton perm={PERM.update} onClick={() => navigate(`${base(kind)}/${id}/edit`)}>Edit</ChangeButton>
             <ChangeButton perm={PERM.update} busy={busy} onClick={() => run(async () => {
               const next = !dest.is_active;
-              await api.updateDestination(id, { is_active: next });
-              setDest({ ...dest, is_active: next });
+              await api.updateDestination(id, { is_active: next }, kind);
+              await load();
               announce(next
                 ? "Resumed: events are delivered to this destination again."
-                : "Paused: this destination receives nothing until you resume it.");
+                : "Paused: this destination receives nothing until you resume it. Events published meanwhile are kept as skipped.");
             })}>
-              {dest.is_active ? "Pause" : "Resume"}
+              {dest.is_active ? "Pause" : destinationState(dest) === "disabled" ? "Re-enable" : "Resume"}
             </ChangeButton>
             <ChangeButton perm={PERM.update} onClick={() => setDialog("rotate")}>Rotate secret</ChangeButton>
             <ChangeButton perm={PERM.remove} class="button danger" onClick={() => setDialog("delete")}>Delete</ChangeButton>
           </div>
 
-          <section class="panel" aria-labelledby="test-title">
+          <HealthPanel dest={dest} kind={kind} />
+          {kind === "webhook" && <StatsPanel destinationId={id} version={logVersion} />}
+          {kind === "webhook" && (
+            <RecoverPanel destinationId={id} onFinished={() => setLogVersion((v) => v + 1)} />
+          )}
+
+          {kind === "webhook" && <section class="panel" aria-labelledby="test-title">
             <h2 id="test-title">Send a test event</h2>
             <p class="hint">Delivers a signed example of the chosen type to this destination, recorded in its log.</p>
             <form class="inline-form" onSubmit={(e) => {
@@ -404,9 +481,9 @@ export function DestinationPage({ id }: { id: string }) {
             {lastTest && (
               <p>Last test: <a href={`#/d/${id}/delivery/${lastTest}`}>delivery <code>{lastTest}</code></a></p>
             )}
-          </section>
+          </section>}
 
-          <DeliveryLog destinationId={id} version={logVersion} />
+          <DeliveryLog destinationId={id} version={logVersion} kind={kind} />
         </>
       )}
 
@@ -416,7 +493,7 @@ export function DestinationPage({ id }: { id: string }) {
           onConfirm={() => {
             setDialog(null);
             run(async () => {
-              const r = await api.rotateSecret(id);
+              const r = await api.rotateSecret(id, kind);
               announce("Secret rotated. Copy the new secret now: it will not be shown again.");
               setRotated({ secret: r.secret, until: r.dual_signing_stops_at });
             });
@@ -431,7 +508,7 @@ export function DestinationPage({ id }: { id: string }) {
           onConfirm={() => {
             setDialog(null);
             run(async () => {
-              await api.deleteDestination(id);
+              await api.deleteDestination(id, kind);
               announce(`Deleted ${displayName(dest)} (${dest.url}).`);
               navigate("#/");
             });

@@ -5,7 +5,7 @@
 
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { Api, WEBHOOK_TYPES, type EventType } from "./api";
+import { Api, OPERATIONAL_TYPES, WEBHOOK_TYPES, type EventType } from "./api";
 import { Catalog } from "./catalog";
 import { DeliveryDetail } from "./deliveries";
 import { CreateDestination, DestinationList, DestinationPage, EditDestination } from "./destinations";
@@ -60,22 +60,27 @@ function Portal({ session }: { session: Session }) {
     return <Stop title={ENDED_TITLE} returnUrl={session.returnUrl}><p>{ended}</p></Stop>;
   }
 
-  const eventTypes = catalog?.length ? catalog.map((t) => t.type) : WEBHOOK_TYPES;
+  const webhookCatalog = catalog?.filter((t) => !t.operational) ?? [];
+  const operationalCatalog = catalog?.filter((t) => t.operational) ?? [];
+  const eventTypes = webhookCatalog.length ? webhookCatalog.map((t) => t.type) : WEBHOOK_TYPES;
+  const operationalTypes = operationalCatalog.length ? operationalCatalog.map((t) => t.type) : OPERATIONAL_TYPES;
   const readOnly = isReadOnly(session);
   let view;
   switch (route.view) {
     case "list": view = <DestinationList />; break;
-    case "new": view = <CreateDestination />; break;
+    case "new": view = <CreateDestination kind={route.kind} />; break;
     case "events": view = <Catalog />; break;
-    case "destination": view = <DestinationPage id={route.id} />; break;
-    case "edit": view = <EditDestination id={route.id} />; break;
-    case "delivery": view = <DeliveryDetail destinationId={route.id} deliveryId={route.deliveryId} />; break;
+    case "destination": view = <DestinationPage key={route.kind} id={route.id} kind={route.kind} />; break;
+    case "edit": view = <EditDestination id={route.id} kind={route.kind} />; break;
+    case "delivery":
+      view = <DeliveryDetail destinationId={route.id} deliveryId={route.deliveryId} kind={route.kind} />;
+      break;
     default: view = <p>This page does not exist. <a href="#/">Go to the destinations</a>.</p>;
   }
   const onEvents = route.view === "events";
 
   return (
-    <PortalContext.Provider value={{ session, api, catalog, eventTypes }}>
+    <PortalContext.Provider value={{ session, api, catalog, eventTypes, operationalTypes }}>
       <a class="skip" href="#main" onClick={(e) => {
         e.preventDefault();
         document.getElementById("main")?.focus();

@@ -1,33 +1,46 @@
 // Views live in the fragment after the session token is taken from it:
-// `#/`, `#/new`, `#/events`, `#/d/{id}`, `#/d/{id}/edit`, `#/d/{id}/delivery/{delivery_id}`.
+// `#/`, `#/new`, `#/events`, `#/d/{id}`, `#/d/{id}/edit`, `#/d/{id}/delivery/{delivery_id}`,
+// and the same under `#/o/` for operational destinations (`#/o/new`, `#/o/{id}`, …).
 // A session's link may open one destination or delivery; when that does not
 // exist, the page goes to the destinations with a note instead.
 
 import { useEffect, useState } from "preact/hooks";
-import type { ApiError } from "./api";
+import type { ApiError, Kind } from "./api";
 import { carriesToken, type OpenAt } from "./session";
 import { announce, clearNotice } from "./ui";
 
 export type Route =
   | { view: "list" }
-  | { view: "new" }
+  | { view: "new"; kind: Kind }
   | { view: "events" }
-  | { view: "destination"; id: string }
-  | { view: "edit"; id: string }
-  | { view: "delivery"; id: string; deliveryId: string }
+  | { view: "destination"; kind: Kind; id: string }
+  | { view: "edit"; kind: Kind; id: string }
+  | { view: "delivery"; kind: Kind; id: string; deliveryId: string }
   | { view: "unknown" };
 
+/** The fragment's prefix of a destination of `kind`: `#/d` or `#/o`. */
+export function base(kind: Kind): string {
+  return kind === "operational" ? "#/o" : "#/d";
+}
+
 const ID = "([a-zA-Z0-9_-]{1,64})";
+
+function kindOf(letter: string): Kind {
+  return letter === "o" ? "operational" : "webhook";
+}
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, "") || "/";
   let m: RegExpExecArray | null;
   if (path === "/") return { view: "list" };
-  if (path === "/new") return { view: "new" };
+  if (path === "/new") return { view: "new", kind: "webhook" };
+  if (path === "/o/new") return { view: "new", kind: "operational" };
   if (path === "/events") return { view: "events" };
-  if ((m = new RegExp(`^/d/${ID}$`).exec(path))) return { view: "destination", id: m[1] };
-  if ((m = new RegExp(`^/d/${ID}/edit$`).exec(path))) return { view: "edit", id: m[1] };
-  if ((m = new RegExp(`^/d/${ID}/delivery/${ID}$`).exec(path))) return { view: "delivery", id: m[1], deliveryId: m[2] };
+  if ((m = new RegExp(`^/([do])/${ID}$`).exec(path))) return { view: "destination", kind: kindOf(m[1]), id: m[2] };
+  if ((m = new RegExp(`^/([do])/${ID}/edit$`).exec(path))) return { view: "edit", kind: kindOf(m[1]), id: m[2] };
+  if ((m = new RegExp(`^/([do])/${ID}/delivery/${ID}$`).exec(path))) {
+    return { view: "delivery", kind: kindOf(m[1]), id: m[2], deliveryId: m[3] };
+  }
   return { view: "unknown" };
 }
 

@@ -13,7 +13,10 @@ export interface Portal {
   api: Api;
   /** The catalog, or null while it loads or when it could not be read. */
   catalog: EventType[] | null;
+  /** What webhook destinations may accept. */
   eventTypes: string[];
+  /** What operational destinations may accept (edgehook's own events). */
+  operationalTypes: string[];
 }
 
 export const PortalContext = createContext<Portal | null>(null);
