@@ -176,6 +176,13 @@ def test_a_failing_destination_is_warned_about_disabled_and_recovers(make_worker
         warnings = [e for e in events_of(ops, ops_secret) if e["type"] == "destination.failing"]
         assert [e["percent"] for e in warnings] == [50, 75, 90], warnings
         assert all(e["last_error"] == "HTTP status 500" for e in warnings)
+        # The stats show the streak: since when, its last warning, no disabling ahead.
+        health = t.client.get(t.destination_path(dest, "/stats")).json()["health"]
+        assert health["last_warning_percent"] == 90, health
+        assert health["failing_since"] == warnings[0]["failing_since"], (health, warnings[0])
+        assert health["failing_since"] < health["last_warning_at"] < d["disabled_at"], (health, d)
+        assert health["last_error"] == "HTTP status 500"
+        assert health["exhausted_deliveries"] >= 3 and health["disable_at"] is None
         # Published while disabled: skipped, never sent.
         skipped = publish(t, resource_event(t.org_id, "while-disabled"))
         assert skipped["delivery_ids"] == []
@@ -188,6 +195,9 @@ def test_a_failing_destination_is_warned_about_disabled_and_recovers(make_worker
         assert (d["is_active"], d["disabled_reason"], d["disabled_at"]) == (True, None, None)
         recovered = wait_for_event(ops, ops_secret, lambda e: e["type"] == "destination.recovered", 20)
         assert recovered["reason"] == "re-enabled"
+        health = t.client.get(t.destination_path(dest, "/stats")).json()["health"]
+        assert health == {"failing_since": None, "exhausted_deliveries": 0, "last_warning_percent": None,
+                          "last_warning_at": None, "last_error": None, "disable_at": None}, health
         time.sleep(1)
         assert all(json.loads(q.body).get("resource_id") != "while-disabled"
                    for q in rx.received()[n:]), "a skipped event is not sent on re-enabling"

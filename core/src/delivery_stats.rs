@@ -11,6 +11,7 @@
 //! histogram whose buckets give the percentiles.
 
 use crate::delivery::State;
+use crate::destination_health::HealthReport;
 use serde::{Deserialize, Serialize};
 
 /// An hour in milliseconds.
@@ -190,6 +191,8 @@ pub struct Stats {
     pub attempt_success_rate: Option<f64>,
     pub latency: Latency,
     pub series: Vec<HourStats>,
+    /// The destination's failing streak now, whatever the range.
+    pub health: HealthReport,
 }
 
 fn rate(part: i64, whole: i64) -> Option<f64> {
@@ -213,11 +216,13 @@ pub fn percentile(histogram: &[i64], p: u8) -> Option<i64> {
     None
 }
 
-/// The stats of `[since_ms, until_ms)` (whole hours) from its rows.
+/// The stats of `[since_ms, until_ms)` (whole hours) from its rows, with the
+/// destination's `health` now.
 pub fn summarize(
     rows: &[HourRow],
     since_ms: i64,
     until_ms: i64,
+    health: HealthReport,
     format: impl Fn(i64) -> String,
 ) -> Stats {
     let mut total = StateCounts::default();
@@ -263,6 +268,7 @@ pub fn summarize(
             p99_ms: percentile(&histogram, 99),
         },
         series,
+        health,
     }
 }
 
@@ -451,7 +457,9 @@ mod tests {
                 ..HourRow::default()
             },
         ];
-        let s = summarize(&rows, H, H + 2 * HOUR_MS, |t| t.to_string());
+        let s = summarize(&rows, H, H + 2 * HOUR_MS, HealthReport::default(), |t| {
+            t.to_string()
+        });
         assert_eq!(
             s.deliveries,
             StateCounts {
@@ -480,7 +488,7 @@ mod tests {
             (s.since, s.until),
             (H.to_string(), (H + 2 * HOUR_MS).to_string())
         );
-        let empty = summarize(&[], H, H, |t| t.to_string());
+        let empty = summarize(&[], H, H, HealthReport::default(), |t| t.to_string());
         assert_eq!(
             (
                 empty.success_rate,

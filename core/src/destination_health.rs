@@ -53,6 +53,29 @@ pub struct Health {
     pub disabled: bool,
     /// The last attempt's error, for warnings.
     pub last_error: Option<String>,
+    /// When the highest warning of the streak went out. Absent from streaks
+    /// stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warned_at_ms: Option<i64>,
+}
+
+/// The failing streak as `GET …/stats` shows it under `health`: all `null`
+/// (and 0) while the destination is not failing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// When its deliveries started failing with no success since.
+    pub failing_since: Option<String>,
+    /// Deliveries that failed for good since then.
+    pub exhausted_deliveries: i64,
+    /// The last warning sent (`destination.failing`), in percent of the time
+    /// to disable, and when.
+    pub last_warning_percent: Option<u8>,
+    pub last_warning_at: Option<String>,
+    /// The last attempt's error of the streak.
+    pub last_error: Option<String>,
+    /// When the ladder disables the destination if nothing succeeds (and
+    /// enough deliveries are exhausted by then); `null` once disabled.
+    pub disable_at: Option<String>,
 }
 
 /// What an attempt's outcome asks of the object.
@@ -95,9 +118,25 @@ impl Health {
             .unwrap_or(0);
         if reached > self.warned_percent {
             self.warned_percent = reached;
+            self.warned_at_ms = Some(now_ms);
             return Verdict::Warn { percent: reached };
         }
         Verdict::Nothing
+    }
+
+    /// The streak as reads show it, with times written by `format`.
+    pub fn report(&self, ladder: Ladder, format: impl Fn(i64) -> String) -> HealthReport {
+        let Some(since) = self.failing_since_ms else {
+            return HealthReport::default();
+        };
+        HealthReport {
+            failing_since: Some(format(since)),
+            exhausted_deliveries: self.exhausted,
+            last_warning_percent: (self.warned_percent > 0).then_some(self.warned_percent),
+            last_warning_at: self.warned_at_ms.map(&format),
+            last_error: self.last_error.clone(),
+            disable_at: (!self.disabled).then(|| format(since + ladder.disable_after_ms)),
+        }
     }
 
     /// An attempt succeeded: the streak ends.
@@ -185,6 +224,55 @@ mod tests {
             "once disabled"
         );
         assert_eq!(h.exhausted, 4);
+    }
+
+    #[test]
+    fn the_report_shows_the_streak_its_last_warning_and_when_it_disables() {
+        let fmt = |ms: i64| format!("t{ms}");
+        let mut h = Health::default();
+        assert_eq!(
+            h.report(LADDER, fmt),
+            HealthReport::default(),
+            "not failing"
+        );
+        h.failed(10_000, "HTTP status 500", true, LADDER);
+        let r = h.report(LADDER, fmt);
+        assert_eq!(r.failing_since.as_deref(), Some("t10000"));
+        assert_eq!(r.exhausted_deliveries, 1);
+        assert_eq!((r.last_warning_percent, r.last_warning_at), (None, None));
+        assert_eq!(r.last_error.as_deref(), Some("HTTP status 500"));
+        assert_eq!(r.disable_at.as_deref(), Some("t11000"));
+        h.failed(10_620, "timeout", false, LADDER);
+        let r = h.report(LADDER, fmt);
+        assert_eq!(r.last_warning_percent, Some(50));
+        assert_eq!(
+            r.last_warning_at.as_deref(),
+            Some("t10620"),
+            "when it went out"
+        );
+        assert_eq!(r.last_error.as_deref(), Some("timeout"));
+        h.failed(11_000, "e", true, LADDER);
+        h.failed(11_001, "e", true, LADDER);
+        assert!(h.disabled);
+        let r = h.report(LADDER, fmt);
+        assert_eq!(r.disable_at, None, "already disabled");
+        assert_eq!(r.last_warning_percent, Some(90));
+        assert_eq!(r.exhausted_deliveries, 3);
+        h.succeeded();
+        assert_eq!(h.report(LADDER, fmt), HealthReport::default());
+    }
+
+    #[test]
+    fn a_streak_stored_before_warnings_were_timed_still_reads() {
+        let h: Health = serde_json::from_str(
+            r#"{"failing_since_ms":5,"exhausted":0,"warned_percent":50,"disabled":false,"last_error":null}"#,
+        )
+        .unwrap();
+        assert_eq!(h.warned_at_ms, None);
+        assert_eq!(
+            h.report(LADDER, |ms| ms.to_string()).last_warning_percent,
+            Some(50)
+        );
     }
 
     #[test]

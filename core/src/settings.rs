@@ -66,6 +66,14 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// When a failing destination is disabled, in the health ladder's terms.
+    pub fn ladder(&self) -> crate::destination_health::Ladder {
+        crate::destination_health::Ladder {
+            disable_after_ms: self.disable_after_seconds * 1000,
+            disable_after_failures: self.disable_after_failures,
+        }
+    }
+
     /// Reads settings through `var` (absent or empty means the default). A value
     /// that does not parse is an error naming the setting: a misconfigured
     /// worker should fail loudly, not run with a surprise.
@@ -247,6 +255,17 @@ mod tests {
             (s.dual_signing_seconds, s.rotation_cooldown_seconds),
             (1800, 3600)
         );
+    }
+
+    #[test]
+    fn the_ladder_is_the_two_disable_settings() {
+        let s = from(&[
+            ("EDGEHOOK_DISABLE_AFTER_SECONDS", "7"),
+            ("EDGEHOOK_DISABLE_AFTER_FAILURES", "3"),
+        ])
+        .unwrap();
+        let l = s.ladder();
+        assert_eq!((l.disable_after_ms, l.disable_after_failures), (7_000, 3));
     }
 
     #[test]

@@ -39,6 +39,19 @@ export interface DestinationStats {
   latency: { p50_ms?: number | null; p95_ms?: number | null; p99_ms?: number | null };
   /** Only the hours that have counts, oldest first. */
   series: { hour: string; deliveries: StateCounts; attempts: number; success_rate: number | null }[];
+  /** The failing streak now, whatever the range: all null (and 0) while not failing. */
+  health: DestinationHealth;
+}
+
+export interface DestinationHealth {
+  failing_since: string | null;
+  exhausted_deliveries: number;
+  /** The last `destination.failing` warning, in percent of the time to disable (50, 75 or 90). */
+  last_warning_percent: number | null;
+  last_warning_at: string | null;
+  last_error: string | null;
+  /** When it is disabled if nothing succeeds; null once disabled or while not failing. */
+  disable_at: string | null;
 }
 
 export interface RecoverRequest {

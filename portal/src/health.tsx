@@ -6,7 +6,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import {
-  type Api, ApiError, type Destination, type DestinationStats, type Kind, type RecoveryProgress,
+  ApiError, type Destination, type DestinationHealth, type DestinationStats, type Kind, type RecoveryProgress,
 } from "./api";
 import {
   CHART_STATES, formatLatency, formatRate, formatSpan, HOUR_MS, hourlySeries, niceMax, stackedBars, ticks,
@@ -36,91 +36,54 @@ export function ActiveBadge({ dest }: { dest: Pick<Destination, "is_active" | "d
   return <span class={`badge ${css}`}>{words}</span>;
 }
 
-/** What an operational webhook about a destination said, and when it was sent. */
-interface Told {
-  type: string;
-  at: string;
-  via: string;
-  percent?: number;
-  failing_since?: string;
-  disable_at?: string;
-  last_error?: string;
-}
-
-type Heard = Told | null | "none";
-
 /**
- * What the health ladder last said about a destination, of each of `types`:
- * a destination's record has no warnings, but edgehook sends them (and the
- * disabling) to the organization's operational destinations, whose logs the
- * session can read (the latest 50 of a type in each). `null` for a type no
- * operational destination accepts, "none" when none of their logs names it.
+ * The destination's failing streak (its last warning, since when, when it is
+ * disabled), as its stats answer it; `undefined` while it loads, `null` when
+ * it cannot be read (an operational destination has no stats).
  */
-async function lastTold(api: Api, destinationId: string, types: string[]): Promise<Record<string, Heard>> {
-  const ops = await api.listDestinations("operational");
-  const heard: Record<string, Heard> = {};
-  for (const type of types) {
-    const takers = ops.filter((o) => o.accepted_types.includes(type));
-    let best: Told | null = null;
-    for (const o of takers) {
-      const page = await api.listDeliveries(o.id, { type, sort_by: "-created_at", limit: 50 }, "operational");
-      const hit = page.webhook_deliveries.find(
-        (d) => (d.webhook_content as { destination_id?: unknown })?.destination_id === destinationId);
-      if (hit && (!best || hit.created_at > best.at)) {
-        best = { ...(hit.webhook_content as object), type, at: hit.created_at, via: o.name || o.url };
-      }
-    }
-    heard[type] = takers.length ? best ?? "none" : null;
-  }
-  return heard;
-}
-
-/** The last warning and, for a disabled destination, the disabling; empty while they load or when unreadable. */
-function useLastTold(dest: Destination, kind: Kind): Record<string, Heard> {
+function useStreak(dest: Destination, kind: Kind): DestinationHealth | null | undefined {
   const { api, session } = usePortal();
-  const [heard, setHeard] = useState<Record<string, Heard>>({});
-  const disabled = destinationState(dest) === "disabled";
+  const [streak, setStreak] = useState<DestinationHealth | null | undefined>(undefined);
   useEffect(() => {
-    setHeard({});
-    if (kind !== "webhook" || !session.perms.includes(PERM.deliveries)) return;
+    setStreak(undefined);
+    if (kind !== "webhook" || !session.perms.includes(PERM.deliveries)) {
+      setStreak(null);
+      return;
+    }
     let live = true;
-    const types = disabled ? ["destination.failing", "destination.disabled"] : ["destination.failing"];
-    lastTold(api, dest.id, types).then((h) => live && setHeard(h), () => undefined);
+    api.stats(dest.id, new Date(Date.now() - HOUR_MS).toISOString())
+      .then((s) => live && setStreak(s.health), () => live && setStreak(null));
     return () => {
       live = false;
     };
   }, [dest.id, dest.is_active, dest.disabled_at]);
-  return heard;
+  return streak;
 }
 
-function Warning({ told }: { told: Heard | undefined }) {
-  if (told === undefined) {
-    return <>Not part of a destination's record: edgehook sends its warnings (at 50 %, 75 % and 90 % of the time
-      before it disables a destination) to the organization's operational destinations.</>;
+function Warning({ streak }: { streak: DestinationHealth | null | undefined }) {
+  if (streak === undefined) return <>…</>;
+  if (streak === null) return <>Not known here.</>;
+  if (streak.last_warning_percent === null) {
+    return streak.failing_since
+      ? <>None yet: failing since <Time iso={streak.failing_since} />; the first warning goes out at 50 % of the time
+        before disabling.</>
+      : <>None: it is not failing.</>;
   }
-  if (told === null) {
-    return <>None recorded: edgehook sends its warnings only to operational destinations that accept
-      {" "}<code>destination.failing</code>, and none of this organization's does.</>;
-  }
-  if (told === "none") return <>None: no warning about this destination in the operational destinations' logs.</>;
   return (
     <span data-testid="last-warning">
-      {told.percent} % of the time before disabling, sent <Time iso={told.at} />
-      {told.failing_since && <>; failing since <Time iso={told.failing_since} /></>}
-      {told.last_error && <>; last error “{told.last_error}”</>}
-      {" "}(to {told.via}).
+      {streak.last_warning_percent} % of the time before disabling, sent <Time iso={streak.last_warning_at} />
+      {streak.failing_since && <>; failing since <Time iso={streak.failing_since} /></>}
+      {streak.last_error && <>; last error “{streak.last_error}”</>}
+      {streak.disable_at && <>; disabled at <Time iso={streak.disable_at} /> unless a delivery succeeds first</>}.
     </span>
   );
 }
 
 export function HealthPanel({ dest, kind }: { dest: Destination; kind: Kind }) {
   const state = destinationState(dest);
-  const heard = useLastTold(dest, kind);
-  const warning = heard["destination.failing"];
-  const disabling = heard["destination.disabled"];
-  const told = disabling && typeof disabling === "object" ? disabling : null;
-  const span = told?.failing_since && dest.disabled_at
-    ? formatSpan(Date.parse(dest.disabled_at) - Date.parse(told.failing_since)) : null;
+  const streak = useStreak(dest, kind);
+  const since = streak?.failing_since ?? null;
+  const span = since && dest.disabled_at ? formatSpan(Date.parse(dest.disabled_at) - Date.parse(since)) : null;
   return (
     <section class={`panel health health-${state}`} aria-labelledby="health-title">
       <h2 id="health-title">Health</h2>
@@ -129,7 +92,7 @@ export function HealthPanel({ dest, kind }: { dest: Destination; kind: Kind }) {
         {state === "paused" && "Paused by you: new events are kept as skipped and are not sent."}
         {state === "disabled" && (span
           ? <>Disabled by edgehook after failing for {span}: its deliveries only failed, with none delivered, since
-            {" "}<Time iso={told!.failing_since} />. New events are kept as skipped.</>
+            {" "}<Time iso={since} />. New events are kept as skipped.</>
           : <>Disabled by edgehook after failing: its deliveries only failed, with none delivered, for as long as
             edgehook allows (5 days unless the service is set otherwise). New events are kept as skipped.</>
         )}
@@ -146,7 +109,7 @@ export function HealthPanel({ dest, kind }: { dest: Destination; kind: Kind }) {
             : dest.disabled_reason === "failing" ? "failing: its deliveries kept failing" : dest.disabled_reason
         }</dd></div>
         <div><dt>Disabled at</dt><dd><Time iso={dest.disabled_at} /></dd></div>
-        <div class="wide"><dt>Last warning</dt><dd><Warning told={warning} /></dd></div>
+        <div class="wide"><dt>Last warning</dt><dd><Warning streak={streak} /></dd></div>
       </dl>
     </section>
   );

@@ -12,7 +12,7 @@ use crate::organization::client::OrganizationClient;
 use crate::{config, store};
 use edgehook_core::delivery::State;
 use edgehook_core::delivery_run::{RetryPolicy, settle};
-use edgehook_core::destination_health::{Health, Ladder, Verdict};
+use edgehook_core::destination_health::{Health, Verdict};
 use edgehook_core::error::ApiError;
 use edgehook_core::operational::{self, About, Exhausted, Operational};
 use worker::Env;
@@ -82,10 +82,7 @@ impl Destination {
             }
             let mut health = log.health()?;
             let before = health.clone();
-            let ladder = Ladder {
-                disable_after_ms: settings.disable_after_seconds * 1000,
-                disable_after_failures: settings.disable_after_failures,
-            };
+            let ladder = settings.ladder();
             let verdict = match &settled.attempt.error {
                 None => health.succeeded(),
                 Some(error) => health.failed(now, error, settled.state == State::Failed, ladder),

@@ -93,7 +93,16 @@ impl Destination {
                 "value_error",
             ));
         }
-        let rows = self.log()?.hours(since, until)?;
-        Ok(summarize(&rows, since, until, rfc3339_ms))
+        let log = self.log()?;
+        let health = log
+            .health()?
+            .report(config::settings(&self.env)?.ladder(), rfc3339_ms);
+        Ok(summarize(
+            &log.hours(since, until)?,
+            since,
+            until,
+            health,
+            rfc3339_ms,
+        ))
     }
 }
