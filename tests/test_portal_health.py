@@ -420,3 +420,32 @@ def test_max_per_second_is_shown_edited_refused_in_plain_words_and_read_back(pag
     page.get_by_role("button", name="I have stored the secret").click()
     created = [d for d in session_org.list_destinations() if d["url"] == "https://hooks.example.com/limited"]
     assert [d["max_per_second"] for d in created] == [3]
+
+
+def test_an_ed25519_destination_is_created_in_the_form_and_shows_its_public_keys(page, engine, session_org, request):
+    open_session(page, session_org, "#/new")
+    page.get_by_label("URL").fill("https://hooks.example.com/signed")
+    page.get_by_role("checkbox", name=CONVERSATION).check()
+    page.get_by_label("Signature").select_option("ed25519")
+    page.get_by_role("button", name="Create destination").click()
+    page.get_by_role("button", name="I have stored the secret").click()
+    [d] = [d for d in session_org.list_destinations() if d["url"] == "https://hooks.example.com/signed"]
+    assert d["signing"] == "ed25519" and d["public_key"].startswith("whpk_"), d
+    expect(page.get_by_test_id("public-key")).to_have_text(d["public_key"])
+    expect(page.locator(".settings").first).to_contain_text("Ed25519 in webhook-signature")
+    snapshot(page, request, "created")
+
+    page.get_by_role("button", name="Rotate secret").click()
+    page.get_by_role("dialog", name="Rotate the signing secret?").get_by_role("button", name="Rotate secret").click()
+    new_key = page.get_by_test_id("new-public-key")
+    expect(new_key).to_have_text(re.compile(r"^whpk_"))
+    rotated = read(session_org, d["id"])["public_key"]
+    assert rotated != d["public_key"]
+    expect(new_key).to_have_text(rotated)
+    page.get_by_role("button", name="I have stored the secret").click()
+    expect(page.get_by_test_id("public-key")).to_have_text(rotated)
+    # An HMAC destination shows no public key.
+    plain, _ = session_org.create_destination(accepted_types=[CONVERSATION])
+    page.evaluate("route => { location.hash = route }", f"#/d/{plain}")
+    expect(page.locator(".settings").first).to_contain_text("HMAC-SHA256 with the secret")
+    expect(page.get_by_test_id("public-key")).to_have_count(0)

@@ -18,7 +18,13 @@ export interface Destination {
   disabled_at?: string | null;
   created_at: string;
   secret_generated_at: string;
+  /** How `webhook-signature` is made: HMAC with the secret, or ed25519 with a key pair. */
+  signing?: Signing;
+  /** The ed25519 public key (`whpk_…`) receivers verify with; null for HMAC. */
+  public_key?: string | null;
 }
+
+export type Signing = "hmac" | "ed25519";
 
 /** Webhook destinations take the platform's events; operational ones take edgehook's own. */
 export type Kind = "webhook" | "operational";
@@ -319,6 +325,7 @@ export class Api {
     retry_attempts: number;
     timeout_seconds: number;
     max_per_second?: number | null;
+    signing?: Signing;
   }, kind: Kind = "webhook"): Promise<{ webhook_destination_id: string; secret: string }> {
     return this.call("POST", collection(kind), body);
   }
@@ -333,7 +340,9 @@ export class Api {
     return this.call("DELETE", this.dest(id, "", kind));
   }
 
-  rotateSecret(id: string, kind: Kind = "webhook"): Promise<{ secret: string; dual_signing_stops_at: string }> {
+  rotateSecret(id: string, kind: Kind = "webhook"): Promise<{
+    secret: string; dual_signing_stops_at: string; public_key?: string;
+  }> {
     return this.call("POST", this.dest(id, "/rotate-secret", kind));
   }
 

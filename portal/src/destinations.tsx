@@ -4,7 +4,7 @@
 // test event, recover, delete) and delivery log.
 
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, type Destination, type Kind } from "./api";
+import { ApiError, type Destination, type Kind, type Signing } from "./api";
 import { DeliveryLog } from "./deliveries";
 import { ActiveBadge, destinationState, HealthPanel, RecoverPanel, StatsPanel } from "./health";
 import { PERM } from "./session";
@@ -136,6 +136,8 @@ interface FormValues {
   timeout: number;
   /** The rate limit as typed: "" for none. */
   perSecond: string;
+  /** Chosen at creation only. */
+  signing: Signing;
 }
 
 /**
@@ -218,6 +220,19 @@ function DestinationFields(props: {
           )}
         </Field>
       </div>
+      {!props.editing && (
+        <Field id="f-signing" label="Signature"
+          hint="Ed25519 adds a public-key signature that receivers verify without a secret; it cannot be changed later."
+          error={fieldError(error, "signing")}>
+          {(a) => (
+            <select {...a} value={values.signing}
+              onChange={(e) => set({ ...values, signing: e.currentTarget.value as Signing })}>
+              <option value="hmac">HMAC-SHA256 with a secret</option>
+              <option value="ed25519">Ed25519 with a public key</option>
+            </select>
+          )}
+        </Field>
+      )}
     </>
   );
 }
@@ -249,7 +264,9 @@ async function submitForm(
 export function CreateDestination({ kind }: { kind: Kind }) {
   const { api } = usePortal();
   const heading = useFocusHeading("new" + kind);
-  const [values, setValues] = useState<FormValues>({ url: "", name: "", types: [], retries: 3, timeout: 10, perSecond: "" });
+  const [values, setValues] = useState<FormValues>({
+    url: "", name: "", types: [], retries: 3, timeout: 10, perSecond: "", signing: "hmac",
+  });
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<{ id: string; secret: string } | null>(null);
@@ -280,6 +297,7 @@ export function CreateDestination({ kind }: { kind: Kind }) {
               timeout_seconds: values.timeout,
               max_per_second: perSecondValue(values.perSecond),
               ...(values.name.trim() ? { name: values.name.trim() } : {}),
+              ...(values.signing === "ed25519" ? { signing: values.signing } : {}),
             };
             const r = await api.createDestination(body, kind);
             announce("Destination created. Copy its secret now: it will not be shown again.");
@@ -312,6 +330,7 @@ export function EditDestination({ id, kind }: { id: string; kind: Kind }) {
       (d) => setValues({
         url: d.url, name: d.name ?? "", types: d.accepted_types, retries: d.retry_attempts,
         timeout: d.timeout_seconds, perSecond: d.max_per_second ? String(d.max_per_second) : "",
+        signing: d.signing ?? "hmac",
       }),
       (e) => {
         setLoadError(e.message);
@@ -369,7 +388,7 @@ export function DestinationPage({ id, kind }: { id: string; kind: Kind }) {
   const [loadError, setLoadError] = useState<string | null>(null);
   const [dialog, setDialog] = useState<Dialog>(null);
   const [busy, setBusy] = useState(false);
-  const [rotated, setRotated] = useState<{ secret: string; until: string } | null>(null);
+  const [rotated, setRotated] = useState<{ secret: string; until: string; publicKey?: string } | null>(null);
   const [testType, setTestType] = useState(eventTypes[0]);
   const [lastTest, setLastTest] = useState<string | null>(null);
   const [logVersion, setLogVersion] = useState(0);
@@ -413,6 +432,12 @@ export function DestinationPage({ id, kind }: { id: string; kind: Kind }) {
           Until <strong><Time iso={rotated.until} /></strong> every webhook is signed with both the old and the new
           secret (dual signing), so switch your receiver to the new secret before then.
         </p>
+        {rotated.publicKey && (
+          <p>
+            Its new ed25519 public key, which signs beside the old one until then:{" "}
+            <code class="url" data-testid="new-public-key">{rotated.publicKey}</code>
+          </p>
+        )}
       </SecretPanel>
     );
   }
@@ -435,6 +460,12 @@ export function DestinationPage({ id, kind }: { id: string; kind: Kind }) {
             <div><dt>Rate limit</dt><dd>{rateLimit(dest)}</dd></div>
             <div><dt>Created</dt><dd><Time iso={dest.created_at} /></dd></div>
             <div><dt>Secret created</dt><dd><Time iso={dest.secret_generated_at} /></dd></div>
+            <div><dt>Signature</dt><dd>{dest.signing === "ed25519"
+              ? <>Ed25519 in <code>webhook-signature</code>; HMAC in <code>x-amigo-request-signature</code></>
+              : "HMAC-SHA256 with the secret"}</dd></div>
+            {dest.public_key && (
+              <div class="wide"><dt>Public key</dt><dd class="url"><code data-testid="public-key">{dest.public_key}</code></dd></div>
+            )}
             <div><dt>ID</dt><dd><code>{dest.id}</code></dd></div>
           </dl>
           <div class="actions wrap" role="group" aria-label="Destination actions">
@@ -495,7 +526,7 @@ export function DestinationPage({ id, kind }: { id: string; kind: Kind }) {
             run(async () => {
               const r = await api.rotateSecret(id, kind);
               announce("Secret rotated. Copy the new secret now: it will not be shown again.");
-              setRotated({ secret: r.secret, until: r.dual_signing_stops_at });
+              setRotated({ secret: r.secret, until: r.dual_signing_stops_at, publicKey: r.public_key });
             });
           }}>
           <p>A new secret is made and shown once. For a while both secrets sign every webhook, so your receiver keeps
