@@ -26,13 +26,43 @@ measures the targets of issue 7:
             empty log, alternately, and their ratio.
 - retry:    scheduled vs actual time of every retry (receiver answers 500).
 
+The parts for issue 13 run only when named (`bench.py slow held querylog
+regression`):
+
+- slow:     a receiver answering every request after 1 s, 120 events
+            published at once to one destination with the default window of 6:
+            delivered rate (first publish → last answer) against 0.9 × 6/s,
+            false timeouts (a delivery not `success` at attempt 1, or a
+            recorded duration_ms outside 1000–2000) against 0, and the most
+            requests the receiver had open at once (≤ 6).
+- held:     a receiver holding 1 in 10 requests until the destination's 2 s
+            timeout closes them and answering the rest in 10 ms, 300 events
+            at once: attempts ended a second while the backlog lasts against
+            0.8× the slot bound 6 / (0.1 × 2 + 0.9 × 0.01) ≈ 28.7 (the bound
+            counts attempts), and successful deliveries a second beside it.
+- querylog: one destination's log filled to 300,000 deliveries through the
+            publish API (wrk at c=10, quota lifted, each delivered to a lean
+            receiver that fails 1 in 10 for good; a tenth of the events of a
+            second type), bounded by --fill-seconds; each query shape (default,
+            status, type, time range, sort_by=type, sort_by=-status, the 20th
+            page) timed 100 times against ≤ 50 ms p99, alternately with the
+            same shape on a log of 1,100; then publish→arrival p99 at 20/s on
+            that destination while another process runs the shapes back to
+            back, against the same idle (≤ 1.5×), alternately.
+- regression: the publish part's ratio to the no-op ceiling, 3 runs (median
+            ≥ 0.35×); then the low-rate publish→arrival p50/p99 of this build
+            (A) and of the previous main (B, a built checkout given by --prev,
+            default /tmp/prev-main), interleaved A, B, A, B.
+
 Publish rate = 202 answers / (last 202 − first request sent); delivered rate =
 webhooks / (last arrival − first request sent); publish→arrival runs from the
 request being sent to the webhook's first arrival, matched by `webhook-id` to
 the delivery ids of the 202 answers; lost and duplicated compare the two.
 
-    .venv/bin/python bench/delivery/bench.py                  # every part
+    .venv/bin/python bench/delivery/bench.py                  # lowrate … retry
     .venv/bin/python bench/delivery/bench.py publish fanout   # some parts
+    .venv/bin/python bench/delivery/bench.py slow held querylog regression
+    .venv/bin/python bench/delivery/bench.py querylog --query-log 3000 --query-runs 20
     .venv/bin/python bench/delivery/bench.py --events 200 --preload 2000
 
 (bench/delivery/run.sh installs wrk when it is missing, then runs this.)
