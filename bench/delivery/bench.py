@@ -26,13 +26,43 @@ measures the targets of issue 7:
             empty log, alternately, and their ratio.
 - retry:    scheduled vs actual time of every retry (receiver answers 500).
 
+The parts for issue 13 run only when named (`bench.py slow held querylog
+regression`):
+
+- slow:     a receiver answering every request after 1 s, 120 events
+            published at once to one destination with the default window of 6:
+            delivered rate (first publish → last answer) against 0.9 × 6/s,
+            false timeouts (a delivery not `success` at attempt 1, or a
+            recorded duration_ms outside 1000–2000) against 0, and the most
+            requests the receiver had open at once (≤ 6).
+- held:     a receiver holding 1 in 10 requests until the destination's 2 s
+            timeout closes them and answering the rest in 10 ms, 300 events
+            at once: attempts ended a second while the backlog lasts against
+            0.8× the slot bound 6 / (0.1 × 2 + 0.9 × 0.01) ≈ 28.7 (the bound
+            counts attempts), and successful deliveries a second beside it.
+- querylog: one destination's log filled to 300,000 deliveries through the
+            publish API (wrk at c=10, quota lifted, each delivered to a lean
+            receiver that fails 1 in 10 for good; a tenth of the events of a
+            second type), bounded by --fill-seconds; each query shape (default,
+            status, type, time range, sort_by=type, sort_by=-status, the 20th
+            page) timed 100 times against ≤ 50 ms p99, alternately with the
+            same shape on a log of 1,100; then publish→arrival p99 at 20/s on
+            that destination while another process runs the shapes back to
+            back, against the same idle (≤ 1.5×), alternately.
+- regression: the publish part's ratio to the no-op ceiling, 3 runs (median
+            ≥ 0.35×); then the low-rate publish→arrival p50/p99 of this build
+            (A) and of the previous main (B, a built checkout given by --prev,
+            default /tmp/prev-main), interleaved A, B, A, B.
+
 Publish rate = 202 answers / (last 202 − first request sent); delivered rate =
 webhooks / (last arrival − first request sent); publish→arrival runs from the
 request being sent to the webhook's first arrival, matched by `webhook-id` to
 the delivery ids of the 202 answers; lost and duplicated compare the two.
 
-    .venv/bin/python bench/delivery/bench.py                  # every part
+    .venv/bin/python bench/delivery/bench.py                  # lowrate … retry
     .venv/bin/python bench/delivery/bench.py publish fanout   # some parts
+    .venv/bin/python bench/delivery/bench.py slow held querylog regression
+    .venv/bin/python bench/delivery/bench.py querylog --query-log 3000 --query-runs 20
     .venv/bin/python bench/delivery/bench.py --events 200 --preload 2000
 
 (bench/delivery/run.sh installs wrk when it is missing, then runs this.)
@@ -68,7 +98,7 @@ from harness import Worker, build_worker, free_port, new_tenant, tool_env  # noq
 from receiver import Receiver, Reply  # noqa: E402
 
 sys.path.insert(0, str(HERE))
-from lean_receiver import LeanReceiver  # noqa: E402
+from lean_receiver import LeanReceiver, Plan  # noqa: E402
 
 EVENT_TYPE = "conversation-post-processing-complete"
 NOOP_CONFIG = ROOT / "bench" / "api" / "noop" / "wrangler.toml"
@@ -168,14 +198,17 @@ def figures(answers: list[Answer], arrivals: dict[str, list[float]]) -> Figures:
 
 
 def run_wrk(url: str, targets: list[tuple[str, str]], seconds: float,
-            requests: int | None = None) -> tuple[list[Answer], dict]:
+            requests: int | None = None, mix: int = 0) -> tuple[list[Answer], dict]:
     """wrk at CONCURRENCY, thread i POSTing to targets[i mod len] ((path,
     token); token "-" for none). With `requests`, sends exactly that many and
     stops (or after `seconds`, whatever is left); without, runs `seconds`.
-    Returns every answer publish.lua saw and wrk's own figures."""
+    With `mix`, every mix-th event of a thread has the other type
+    (publish.lua's BENCH_MIX). Returns every answer publish.lua saw and wrk's
+    own figures."""
     with tempfile.TemporaryDirectory(prefix="edgehook-wrk-") as out:
         env = dict(os.environ, BENCH_TARGETS=",".join(f"{p}|{t}" for p, t in targets),
-                   BENCH_REQUESTS=str(requests or 10**9), BENCH_THREADS=str(CONCURRENCY), BENCH_OUT=out)
+                   BENCH_REQUESTS=str(requests or 10**9), BENCH_THREADS=str(CONCURRENCY), BENCH_OUT=out,
+                   BENCH_MIX=str(mix))
         duration = int(seconds) + 10 if requests else int(seconds)
         wrk = subprocess.Popen(
             ["wrk", f"-t{CONCURRENCY}", f"-c{CONCURRENCY}", f"-d{duration}s", "--timeout", "10s",
@@ -203,9 +236,10 @@ def run_wrk(url: str, targets: list[tuple[str, str]], seconds: float,
     return answers, summary
 
 
-def wrk_publish(url: str, targets: list[tuple[str, str]], requests: int, seconds: float) -> list[Answer]:
+def wrk_publish(url: str, targets: list[tuple[str, str]], requests: int, seconds: float,
+                mix: int = 0) -> list[Answer]:
     """Exactly `requests` publishes with wrk (bounded by `seconds`); their answers."""
-    return run_wrk(url, targets, seconds, requests)[0]
+    return run_wrk(url, targets, seconds, requests, mix)[0]
 
 
 def collect(rx: LeanReceiver, start: int, ids: set[str], timeout: float) -> dict[str, list[float]]:
@@ -465,6 +499,35 @@ def runtime_floor(n: int, rate: float) -> dict[str, float]:
         }
 
 
+def paced_publish(worker: Worker, tenant, n: int, rate: float, thread: int = 99) -> list[Answer]:
+    """`n` events published at a fixed `rate` by one client over one
+    keep-alive connection (http.client, which adds little); their answers."""
+    conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
+    headers = {"Authorization": f"Bearer {tenant.token}", "Content-Type": "application/json"}
+    answers = []
+    begin = time.monotonic()
+    for i in range(n):
+        time.sleep(max(0.0, begin + i / rate - time.monotonic()))
+        body = event(thread, i).encode()
+        t0 = time.monotonic()
+        conn.request("POST", publish_path(tenant), body, headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        t1 = time.monotonic()
+        ids = json.loads(data)["delivery_ids"] if resp.status == 202 else []
+        answers.append(Answer(t0, t1, resp.status, ids))
+    conn.close()
+    return answers
+
+
+def paced_load(worker: Worker, rx: LeanReceiver, tenant, n: int, rate: float, thread: int = 99) -> Figures:
+    """paced_publish, then every acknowledged delivery's arrival at `rx`."""
+    start = len(rx.arrivals)
+    answers = paced_publish(worker, tenant, n, rate, thread)
+    ids = {d for a in answers for d in a.delivery_ids}
+    return figures(answers, collect(rx, start, ids, 60))
+
+
 def low_rate(worker: Worker, n: int, rate: float = 20.0) -> None:
     """One client publishing at a fixed `rate` over one keep-alive
     connection (http.client, so the client adds little); the time to 202 and
@@ -474,27 +537,10 @@ def low_rate(worker: Worker, n: int, rate: float = 20.0) -> None:
     try:
         tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE])
         warm_up(worker, rx, [tenant])
-        start = len(rx.arrivals)
-        conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
-        headers = {"Authorization": f"Bearer {tenant.token}", "Content-Type": "application/json"}
-        answers = []
-        begin = time.monotonic()
-        for i in range(n):
-            time.sleep(max(0.0, begin + i / rate - time.monotonic()))
-            body = event(99, i).encode()
-            t0 = time.monotonic()
-            conn.request("POST", publish_path(tenant), body, headers)
-            resp = conn.getresponse()
-            data = resp.read()
-            t1 = time.monotonic()
-            ids = json.loads(data)["delivery_ids"] if resp.status == 202 else []
-            answers.append(Answer(t0, t1, resp.status, ids))
-        conn.close()
+        f = paced_load(worker, rx, tenant, n, rate)
         # edgehook's own floor at the same rate: a request the worker answers
         # without credentials, storage or objects (GET /healthz).
         floor = paced(worker.port, "GET", "/healthz", min(n, 200), rate)
-        ids = {d for a in answers for d in a.delivery_ids}
-        f = figures(answers, collect(rx, start, ids, 60))
     finally:
         rx.stop()
     runtime = runtime_floor(min(n, 200), rate)
@@ -563,24 +609,388 @@ def retry_timing(worker: Worker, events: int = 10) -> None:
     line("record vs arrival time p99", f"{pct(errors, 99) * 1000:.1f} ms")
 
 
+# --- issue 13: receivers that are slow or hold requests, a log of 300,000, no regression ---------
+
+MAX_IN_FLIGHT = 6  # EDGEHOOK_MAX_IN_FLIGHT's default (wrangler.toml), which these parts run with
+RESOURCE_TYPE = "agent-framework-resource-updated"  # publish.lua's other type (BENCH_MIX)
+
+
+def settled(tenant, dest: str, ids: set[str], timeout: float) -> dict[str, dict]:
+    """The records of `ids` (through the paged deliveries query, attempts
+    included) once none of them is pending or retrying, or after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = {d["id"]: d for d in all_deliveries(tenant, dest) if d["id"] in ids}
+        open_ = [d for d in records.values() if d["state"] in ("pending", "retrying")]
+        if (len(records) == len(ids) and not open_) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.5)
+
+
+def wait_requests(rx: LeanReceiver, done, timeout: float) -> None:
+    """Waits until `done(rx.requests)` holds (or `timeout`), then one more
+    second for anything late."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not done(list(rx.requests)):
+        time.sleep(0.05)
+    time.sleep(1.0)
+
+
+def slow_receiver(worker: Worker, n: int) -> None:
+    """A receiver answering every request after 1 s, `n` events published at
+    once (wrk) to one destination with the default window of 6."""
+    tenant = new_tenant(worker)
+    rx = LeanReceiver(reply=lambda i, wid: Plan(200, delay=1.0))
+    try:
+        dest, _ = tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE])
+        answers = wrk_publish(worker.url, [(publish_path(tenant), tenant.token)], n, 60)
+        ids = {d for a in answers if a.status == 202 for d in a.delivery_ids}
+        wait_requests(rx, lambda reqs: {r.webhook_id for r in reqs if r.status == 200} >= ids,
+                      n / MAX_IN_FLIGHT * 1.0 * 2 + 60)
+        records = settled(tenant, dest, ids, 60)
+    finally:
+        rx.stop()
+    start = min(a.sent for a in answers)
+    answered = [r for r in rx.requests if r.status == 200 and r.webhook_id in ids]
+    end = max((r.ended for r in answered), default=float("nan"))
+    rate = len({r.webhook_id for r in answered}) / (end - start)
+    target = 0.9 * MAX_IN_FLIGHT
+    false_timeouts = []
+    for d in ids:
+        rec = records.get(d)
+        attempts = rec["delivery_attempts"] if rec else []
+        if (rec is None or rec["state"] != "success" or len(attempts) != 1
+                or not 1000 <= attempts[0]["duration_ms"] <= 2000):
+            false_timeouts.append(d)
+    durations = [a["duration_ms"] for r in records.values() for a in r["delivery_attempts"]]
+    print(f"slow receiver: answers every request after 1 s; {len(ids)} events published at once by wrk "
+          f"to one destination, window {MAX_IN_FLIGHT} (EDGEHOOK_MAX_IN_FLIGHT's default)")
+    line("delivered (first publish → last answer)", f"{rate:.2f} webhooks/s", f"target ≥ 0.9 × {MAX_IN_FLIGHT} = {target:.1f}/s",
+         f"{rate / target:.2f}× target, {rate / MAX_IN_FLIGHT:.2f}× the window's {MAX_IN_FLIGHT}/s")
+    line("false timeouts (not success at attempt 1,", f"{len(false_timeouts)}", "target 0",
+         f"of {len(ids)}; requests the receiver saw: {len(rx.requests)}")
+    line("  or duration_ms outside 1000–2000)", "")
+    line("recorded duration_ms min / max", f"{min(durations, default=0)} / {max(durations, default=0)} ms", "1000–2000 ms")
+    line("requests open at the receiver at once, max", f"{rx.max_in_flight}", f"target ≤ {MAX_IN_FLIGHT}",
+         f"connections open at once, max {rx.max_connections}")
+
+
+def held_receiver(worker: Worker, n: int) -> None:
+    """A receiver holding 1 in 10 requests until the destination's 2 s
+    timeout closes them and answering the rest in 10 ms; `n` events published
+    at once to one destination, window 6. The issue's slot bound counts
+    attempts: 6 slots / (0.1 × 2 s + 0.9 × 0.01 s) ≈ 28.7 attempts ended a
+    second, so the target applies to attempts ended per second while the
+    backlog lasts (first publish → last delivery's first attempt); successful
+    deliveries per second are printed beside it."""
+    tenant = new_tenant(worker)
+
+    def plan(index: int, webhook_id: str) -> Plan:
+        return Plan(hold=True, hold_limit=10.0) if index % 10 == 9 else Plan(200, delay=0.01)
+
+    rx = LeanReceiver(reply=plan)
+    try:
+        dest, _ = tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE], timeout_seconds=2,
+                                            retry_attempts=5)
+        answers = wrk_publish(worker.url, [(publish_path(tenant), tenant.token)], n, 60)
+        ids = {d for a in answers if a.status == 202 for d in a.delivery_ids}
+        wait_requests(rx, lambda reqs: {r.webhook_id for r in reqs if r.status == 200} >= ids, 120 + n / 10)
+        records = settled(tenant, dest, ids, 60)
+    finally:
+        rx.stop()
+    reqs = [r for r in rx.requests if r.webhook_id in ids and r.ended]
+    start = min(a.sent for a in answers)
+    first_attempt: dict[str, float] = {}
+    for r in reqs:
+        first_attempt.setdefault(r.webhook_id, r.arrived)
+    backlog_end = max(first_attempt.values())
+    in_backlog = [r for r in reqs if r.ended <= backlog_end]
+    ended_rate = len(in_backlog) / (backlog_end - start)
+    overall_rate = len(reqs) / (max(r.ended for r in reqs) - start)
+    success = {}
+    for r in reqs:
+        if r.status == 200:
+            success.setdefault(r.webhook_id, r.ended)
+    success_rate = len(success) / (max(success.values()) - start)
+    held = [r for r in reqs if r.plan and r.plan.hold]
+    held_s = [r.ended - r.arrived for r in held]
+    bound = MAX_IN_FLIGHT / (0.1 * 2 + 0.9 * 0.01)
+    attempts = [a for d in records.values() for a in d["delivery_attempts"]]
+    timeouts = [a for a in attempts if a["status_code"] == 0]
+    states = Counter(d["state"] for d in records.values())
+    print(f"held receiver: holds 1 in 10 requests until the 2 s timeout closes it, answers the rest in 10 ms; "
+          f"{len(ids)} events published at once by wrk, window {MAX_IN_FLIGHT}, retries every 2 s")
+    line("attempts ended / s while the backlog lasts", f"{ended_rate:.1f} /s",
+         f"target ≥ 0.8 × {bound:.1f} = {0.8 * bound:.1f}/s",
+         f"{ended_rate / (0.8 * bound):.2f}× target, {ended_rate / bound:.2f}× the slot bound "
+         f"({len(in_backlog)} attempts in {backlog_end - start:.1f} s)")
+    line("attempts ended / s, first publish → last end", f"{overall_rate:.1f} /s", "",
+         f"{len(reqs)} attempts, {len(held)} held; the tail is retries alone")
+    line("successful deliveries / s, first publish → last", f"{success_rate:.1f} /s", "",
+         f"{len(success)} of {len(ids)} delivered")
+    line("held request open at the receiver, min / max", f"{min(held_s):.2f} / {max(held_s):.2f} s", "≈ 2 s timeout")
+    line("recorded timeouts / duration_ms min–max",
+         f"{len(timeouts)} / {min((a['duration_ms'] for a in timeouts), default=0)}–"
+         f"{max((a['duration_ms'] for a in timeouts), default=0)} ms", "",
+         f"states {dict(states)}")
+
+
+class CheckoutWorker(Worker):
+    """A Worker of another checkout of edgehook (its worker/build,
+    wrangler.toml and migrations), started by the same harness: the
+    regression part runs the previous main beside this one."""
+
+    def __init__(self, root: Path, **kwargs) -> None:
+        self.root = Path(root)
+        super().__init__(**kwargs)
+
+    def start(self) -> "Worker":
+        import harness
+        own = harness.wrangler_config
+        harness.wrangler_config = self._config
+        try:
+            return super().start()
+        finally:
+            harness.wrangler_config = own
+
+    def _config(self, dest_dir: Path) -> Path:
+        import re
+        snapshot = Path(dest_dir) / "build"
+        if not snapshot.exists():
+            shutil.copytree(self.root / "worker" / "build", snapshot, ignore=shutil.ignore_patterns(".tmp"))
+        text = (self.root / "wrangler.toml").read_text()
+        text = re.sub(r"(?ms)^\[build\]\n.*?(?=^\[)", "", text)
+        text = re.sub(r'(?m)^main = "[^"]+"', f'main = "{(snapshot / "index.js").as_posix()}"', text)
+        text = re.sub(r'(?m)^migrations_dir = "([^"]+)"',
+                      lambda m: f'migrations_dir = "{(self.root / m.group(1)).as_posix()}"', text)
+        path = Path(dest_dir) / "wrangler.toml"
+        path.write_text(text)
+        return path
+
+
+def regression(worker: Worker, prev: Path, n: int, low_n: int, runs: int, rounds: int, rate: float = 20.0) -> None:
+    """Publish at c=10 against the no-op ceiling, `runs` times (median), then
+    publish→arrival at `rate`/s against this build (A) and the previous main's
+    build in `prev` (B), interleaved A, B, A, B, ... for `rounds` rounds."""
+    ratios = []
+    print(f"regression: publish at c={CONCURRENCY} vs the no-op ceiling, {runs} runs of {n} events")
+    for r in range(runs):
+        tenant = new_tenant(worker)
+        rx = LeanReceiver()
+        try:
+            tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE])
+            warm_up(worker, rx, [tenant])
+            ceiling = noop_ceiling()
+            f = load(worker, rx, [tenant], n)
+        finally:
+            rx.stop()
+        ratios.append(f.publish_per_s / ceiling["rps"])
+        line(f"run {r + 1}: publish / ceiling", f"{f.publish_per_s:.0f} / {ceiling['rps']:.0f} req/s", "",
+             f"{ratios[-1]:.2f}×; lost {f.lost}, duplicated {f.duplicated}")
+    med = statistics.median(ratios)
+    line("publish, median of the runs", f"{med:.2f}× ceiling", "target ≥ 0.35× ceiling",
+         f"{med / 0.35:.2f}× target (runs {min(ratios):.2f}–{max(ratios):.2f}×)")
+    if not (prev / "worker" / "build" / "index.js").exists():
+        print(f"  (no build of the previous main in {prev}: see --prev; the A/B part is skipped)")
+        return
+    commit = subprocess.run(["git", "-C", str(prev), "log", "-1", "--format=%h"], capture_output=True,
+                            text=True).stdout.strip()
+    print(f"\nregression: publish → arrival at {rate:g}/s, {low_n} events a round, this build (A) vs "
+          f"the previous main {commit} (B, {prev}), interleaved over {rounds} rounds")
+    runs_ab: dict[str, list[Figures]] = {"A": [], "B": []}
+    with CheckoutWorker(prev, vars=WORKER_VARS) as before:
+        for r in range(rounds):
+            for name, w in (("A", worker), ("B", before)):
+                tenant = new_tenant(w)
+                rx = LeanReceiver()
+                try:
+                    tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE])
+                    warm_up(w, rx, [tenant])
+                    f = paced_load(w, rx, tenant, low_n, rate)
+                finally:
+                    rx.stop()
+                runs_ab[name].append(f)
+                line(f"round {r + 1}, {name}: publish → arrival p50 / p99",
+                     f"{pct(f.latency_ms, 50):.1f} / {pct(f.latency_ms, 99):.1f} ms", "",
+                     f"202 p50 {pct(f.ack_ms, 50):.1f} ms, lost {f.lost}, duplicated {f.duplicated}")
+    for p in (50, 99):
+        a = [pct(f.latency_ms, p) for f in runs_ab["A"]]
+        b = [pct(f.latency_ms, p) for f in runs_ab["B"]]
+        pa = pct([x for f in runs_ab["A"] for x in f.latency_ms], p)
+        pb = pct([x for f in runs_ab["B"] for x in f.latency_ms], p)
+        line(f"publish → arrival p{p}, A / B (all rounds)", f"{pa:.1f} / {pb:.1f} ms", "target A ≤ 1.0× B",
+             f"{pa / pb:.2f}× (rounds: A {min(a):.1f}–{max(a):.1f}, B {min(b):.1f}–{max(b):.1f} ms)")
+
+
+def fill_log(worker: Worker, tenant, rx: LeanReceiver, size: int, fill_seconds: float,
+             progress: bool = True) -> tuple[int, list[datetime], float]:
+    """Publishes `size` events (a tenth of the other type) to `tenant`'s one
+    destination with wrk at c=10, in chunks of 25,000 (a progress line each),
+    every chunk delivered before the next; stops early after `fill_seconds`.
+    Returns the deliveries stored, the wall-clock time of each chunk's start
+    and of the end, and the seconds it took."""
+    t0 = time.monotonic()
+    stored, marks = 0, []
+    chunk = min(25_000, size)
+    while stored < size and time.monotonic() - t0 < fill_seconds:
+        k = min(chunk, size - stored)
+        marks.append(datetime.now().astimezone())
+        c0 = time.monotonic()
+        start = len(rx.arrivals)
+        answers = wrk_publish(worker.url, [(publish_path(tenant), tenant.token)], k, 60 + k / 20, mix=10)
+        ids = {d for a in answers if a.status == 202 for d in a.delivery_ids}
+        f = figures(answers, collect(rx, start, ids, 60 + len(ids) / 20))
+        stored += len(ids)
+        if progress:
+            print(f"  fill: {stored:,} deliveries after {time.monotonic() - t0:.0f} s "
+                  f"(this chunk: publish {f.publish_per_s:.0f}/s, {k / (time.monotonic() - c0):.0f} delivered/s, "
+                  f"lost {f.lost}{', ' + statuses(f) if f.other_statuses else ''})", flush=True)
+    marks.append(datetime.now().astimezone())
+    return stored, marks, time.monotonic() - t0
+
+
+def query_shapes(client: httpx.Client, log_path: str, marks: list[datetime]) -> dict[str, dict]:
+    """The query shapes of issue 13 for one destination's log: the time
+    range is the middle fifth of its fill by wall clock; the 20th page's
+    token is found by following 19 continuation tokens from the default query."""
+    lo = marks[0] + (marks[-1] - marks[0]) * 0.4
+    hi = marks[0] + (marks[-1] - marks[0]) * 0.6
+    shapes = {
+        "default": {},
+        "status=failed": {"status": "failed"},
+        f"type={RESOURCE_TYPE}": {"type": RESOURCE_TYPE},
+        "time range (created_after/created_before)": {
+            "created_after": lo.isoformat(timespec="milliseconds"),
+            "created_before": hi.isoformat(timespec="milliseconds")},
+        "sort_by=type": {"sort_by": "type"},
+        "sort_by=-status": {"sort_by": "-status"},
+    }
+    params: dict = {}
+    for _ in range(19):
+        page = client.get(log_path, params=params).json()
+        params = {"continuation_token": page["continuation_token"]}
+    shapes["the 20th page (continuation token)"] = params
+    return shapes
+
+
+SMALL_LOG = 1_100  # deliveries in the small log the query shapes are compared with (20 pages and more)
+
+
+def query_log(worker: Worker, size: int, fill_seconds: float, runs: int, rounds: int, low_n: int,
+              rate: float = 20.0) -> None:
+    """One destination whose log holds `size` deliveries (published by wrk
+    at c=10 with the quota lifted, to a lean receiver that fails 1 in 10
+    deliveries for good; a tenth of the events of the other type), and one
+    of SMALL_LOG deliveries filled the same way: each query shape timed
+    `runs` times on each, alternately; then publish → arrival at `rate`/s
+    on the large one, idle and while another process runs the query shapes
+    back to back, alternately for `rounds` rounds."""
+    failing = {"on": True}
+
+    def plan(index: int, webhook_id: str) -> Plan:
+        return Plan(500) if failing["on"] and hash(webhook_id) % 10 == 0 else Plan(200)
+
+    rx = LeanReceiver(reply=plan)
+    big, small = new_tenant(worker), new_tenant(worker)
+    clients = []
+    try:
+        logs = {}
+        for name, tenant in (("small", small), ("large", big)):
+            dest, _ = tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE, RESOURCE_TYPE],
+                                                retry_attempts=1)
+            stored, marks, took = fill_log(worker, tenant, rx, SMALL_LOG if name == "small" else size,
+                                           fill_seconds, progress=name == "large")
+            logs[name] = (tenant, tenant.destination_path(dest, "/delivery"), stored, marks, took)
+        # The failing ones use their retry (2 s later); every later delivery is healthy.
+        time.sleep(4)
+        failing["on"] = False
+        shapes, client = {}, {}
+        for name, (tenant, log_path, stored, marks, took) in logs.items():
+            client[name] = httpx.Client(base_url=worker.url, headers={"Authorization": f"Bearer {tenant.token}"},
+                                        timeout=60)
+            clients.append(client[name])
+            shapes[name] = query_shapes(client[name], log_path, marks)
+        _, log_path, stored, _, took = logs["large"]
+        print(f"query log: {stored:,} deliveries in one destination's log, filled in {took:.0f} s "
+              f"({stored / took:.0f}/s: published by wrk at c={CONCURRENCY}, quota lifted, each delivered); "
+              f"each query shape {runs} times on it and on a log of {logs['small'][2]:,}, alternately, "
+              f"one keep-alive client each")
+        for shape in shapes["large"]:
+            took_ms: dict[str, list[float]] = {"large": [], "small": []}
+            sizes = set()
+            for _ in range(runs):
+                for name in ("large", "small"):
+                    q = shapes[name][shape]
+                    t = time.perf_counter()
+                    r = client[name].get(logs[name][1], params=q)
+                    took_ms[name].append((time.perf_counter() - t) * 1000)
+                    if r.status_code != 200:
+                        raise RuntimeError(f"{shape}: {r.status_code} {r.text[:200]}")
+                    if name == "large":
+                        sizes.add(len(r.json()["webhook_deliveries"]))
+            p99, s99 = pct(took_ms["large"], 99), pct(took_ms["small"], 99)
+            line(f"{shape}: p99", f"{p99:.1f} ms", "target ≤ 50 ms",
+                 f"{p99 / 50:.2f}× target; p50 {pct(took_ms['large'], 50):.1f} ms, {'/'.join(map(str, sorted(sizes)))} "
+                 f"a page; log of {logs['small'][2]:,}: p99 {s99:.1f} ms ({p99 / s99:.2f}×)")
+        # Publish → arrival at a modest rate on the large log, idle and under the queries.
+        shapes_json = json.dumps([[log_path, q] for q in shapes["large"].values()])
+        idle, busy, loops = [], [], []
+        for r in range(rounds):
+            for under in (False, True):
+                stop = Path(tempfile.mkdtemp(prefix="edgehook-ql-")) / "stop"
+                loop = None
+                if under:
+                    loop = subprocess.Popen([sys.executable, str(HERE / "query_loop.py"), worker.url, big.token,
+                                             shapes_json, str(stop)], stdout=subprocess.PIPE, text=True)
+                    time.sleep(1.0)
+                f = paced_load(worker, rx, big, low_n, rate, thread=90 + r)
+                if loop:
+                    stop.touch()
+                    loops.append(json.loads(loop.communicate(timeout=120)[0]))
+                shutil.rmtree(stop.parent, ignore_errors=True)
+                (busy if under else idle).append(f)
+                line(f"round {r + 1}, {'queries back to back' if under else 'idle'}: p50 / p99",
+                     f"{pct(f.latency_ms, 50):.1f} / {pct(f.latency_ms, 99):.1f} ms", "",
+                     (f"{loops[-1]['queries']} queries, p50 {loops[-1]['p50_ms']:.1f} / p99 {loops[-1]['p99_ms']:.1f} ms, "
+                      f"{loops[-1]['errors']} errors; " if under else "") + f"lost {f.lost}")
+    finally:
+        for c in clients:
+            c.close()
+        rx.stop()
+    i99 = pct([x for f in idle for x in f.latency_ms], 99)
+    b99 = pct([x for f in busy for x in f.latency_ms], 99)
+    line(f"publish → arrival p99 at {rate:g}/s, queried / idle", f"{b99:.1f} / {i99:.1f} ms", "target ≤ 1.5× idle",
+         f"{b99 / i99:.2f}×")
+
+
 def ts(s: str) -> float:
     return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 
 
-PARTS = ("lowrate", "publish", "fanout", "logsize", "retry")
+PARTS = ("lowrate", "publish", "fanout", "logsize", "retry", "slow", "held", "querylog", "regression")
+DEFAULT_PARTS = ("lowrate", "publish", "fanout", "logsize", "retry")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description="edgehook's delivery benchmark (the module's docstring says what it measures).")
     ap.add_argument("parts", nargs="*", metavar="PART",
-                    help=f"parts to run, in this order: {', '.join(PARTS)} (default: all)")
+                    help=f"parts to run, in this order: {', '.join(PARTS)} (default: {', '.join(DEFAULT_PARTS)})")
     ap.add_argument("--events", type=int, default=2000, help="events of the publish load (default 2000)")
     ap.add_argument("--fanout-events", type=int, default=1000, help="events of the fan-out load, 10 deliveries each (default 1000)")
     ap.add_argument("--preload", type=int, default=50_000, help="deliveries in the log before the log-size load (default 50000)")
     ap.add_argument("--rounds", type=int, default=2, help="empty/full rounds of the log-size part (default 2)")
     ap.add_argument("--low-rate-events", type=int, default=400, help="events of the low-rate part, at 20/s (default 400)")
+    ap.add_argument("--slow-events", type=int, default=120, help="events of the slow part, answered after 1 s (default 120)")
+    ap.add_argument("--held-events", type=int, default=300, help="events of the held part (default 300)")
+    ap.add_argument("--query-log", type=int, default=300_000, help="deliveries in the querylog part's log (default 300000)")
+    ap.add_argument("--fill-seconds", type=float, default=3600,
+                    help="the most time the querylog part spends filling its log (default 3600); it measures what it has then")
+    ap.add_argument("--query-runs", type=int, default=100, help="runs of each query shape (default 100)")
+    ap.add_argument("--runs", type=int, default=3, help="publish runs of the regression part, median taken (default 3)")
+    ap.add_argument("--prev", type=Path, default=Path("/tmp/prev-main"),
+                    help="a built checkout of the previous main for the regression part (default /tmp/prev-main)")
     args = ap.parse_args()
-    parts = args.parts or list(PARTS)
+    parts = args.parts or list(DEFAULT_PARTS)
     if set(parts) - set(PARTS):
         ap.error(f"unknown part(s) {', '.join(sorted(set(parts) - set(PARTS)))}; parts: {', '.join(PARTS)}")
     if shutil.which("wrk") is None:
@@ -607,6 +1017,20 @@ def main() -> int:
             print()
         if "retry" in parts:
             retry_timing(worker)
+            print()
+        if "slow" in parts:
+            slow_receiver(worker, args.slow_events)
+            print()
+        if "held" in parts:
+            held_receiver(worker, args.held_events)
+            print()
+        if "querylog" in parts:
+            query_log(worker, args.query_log, args.fill_seconds, args.query_runs, args.rounds,
+                      args.low_rate_events // 2)
+            print()
+        if "regression" in parts:
+            regression(worker, args.prev, args.events, args.low_rate_events, args.runs, args.rounds)
+            print()
     return 0
 
 

@@ -2,18 +2,57 @@
 records each webhook's id and arrival time and answers 200. It costs the
 machine far less than a threaded test receiver, so the benchmark measures
 edgehook rather than its receiver. It answers every path, so one receiver
-can stand behind many destinations (webhook ids tell their deliveries apart)."""
+can stand behind many destinations (webhook ids tell their deliveries apart).
+
+For the slow-receiver parts it can also answer late or not at all: `reply`
+maps the request's index (0, 1, ... in order of arrival) and its webhook id
+to a `Plan` (answer after `delay` seconds with `status`, or `hold` the
+request until the sender gives up and closes the connection). It counts the
+requests it has open at once (`in_flight`, `max_in_flight`) and records, per
+request, when it arrived and when it ended (`requests`)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to answer one request: `status` after `delay` seconds, or, with
+    `hold`, nothing until the sender closes the connection (at most
+    `hold_limit` seconds, then the status anyway)."""
+
+    status: int = 200
+    delay: float = 0.0
+    hold: bool = False
+    hold_limit: float = 30.0
+
+
+@dataclass
+class Request:
+    """One request as the receiver saw it."""
+
+    index: int
+    webhook_id: str
+    arrived: float  # time.monotonic()
+    ended: float = 0.0  # when it was answered, or the sender closed it
+    status: int = 0  # the status answered; 0 when the sender gave up first
+    plan: Plan | None = None
 
 
 class LeanReceiver:
-    def __init__(self) -> None:
+    def __init__(self, reply: Callable[[int, str], Plan] | None = None) -> None:
         self.arrivals: list[tuple[str, float]] = []
+        self.reply = reply
+        self.requests: list[Request] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.connections = 0
+        self.max_connections = 0
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.port = 0
@@ -32,6 +71,8 @@ class LeanReceiver:
         self._loop.run_forever()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.max_connections = max(self.max_connections, self.connections)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -46,11 +87,44 @@ class LeanReceiver:
                 if length:
                     await reader.readexactly(length)
                 self.arrivals.append((webhook_id, time.monotonic()))
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                if self.reply is None:
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    continue
+                if not await self._answer(reader, writer, webhook_id):
+                    return
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            self.connections -= 1
             writer.close()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, webhook_id: str) -> bool:
+        """Answers one request as `reply` plans it; False once the sender
+        closed the connection."""
+        req = Request(len(self.requests), webhook_id, self.arrivals[-1][1])
+        self.requests.append(req)
+        req.plan = plan = self.reply(req.index, webhook_id)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if plan.hold:
+                try:
+                    # The sender sends nothing more on this connection until
+                    # it has an answer: a read that ends is its close.
+                    if await asyncio.wait_for(reader.read(1), plan.hold_limit) == b"":
+                        return False
+                except asyncio.TimeoutError:
+                    pass
+            elif plan.delay:
+                await asyncio.sleep(plan.delay)
+            reason = b"OK" if plan.status < 300 else b"Error"
+            writer.write(b"HTTP/1.1 %d %s\r\ncontent-length: 0\r\n\r\n" % (plan.status, reason))
+            await writer.drain()
+            req.status = plan.status
+            return True
+        finally:
+            req.ended = time.monotonic()
+            self.in_flight -= 1
 
     def wait_for(self, n: int, timeout: float) -> list[tuple[str, float]]:
         deadline = time.monotonic() + timeout

@@ -15,6 +15,9 @@
 --   BENCH_THREADS   wrk's -t
 --   BENCH_OUT       a directory: the .done markers, and answers.tsv written at
 --                   the end ("sent_us  answered_us  status  id,id,...")
+--   BENCH_MIX       optional N: every Nth event of a thread is an
+--                   agent-framework-resource-updated event instead (a log
+--                   of two types, for the deliveries query's type filter)
 -- Prints one line "BENCH_JSON {...}" with wrk's own counts, duration and
 -- latency percentiles. wrk calls response() only for an answer with at least
 -- one header: a run against a Worker that answers with none is bounded by -d
@@ -40,12 +43,15 @@ end
 local total = tonumber(os.getenv("BENCH_REQUESTS"))
 local thread_count = tonumber(os.getenv("BENCH_THREADS"))
 local out = os.getenv("BENCH_OUT")
+local mix = tonumber(os.getenv("BENCH_MIX") or "0")
 
 -- The event's text around the thread and sequence numbers: 300 bytes in all.
 local BODY = '{"type":"conversation-post-processing-complete","post_processing_type":"generate-tasks",' ..
   '"conversation_id":"bench-%02d-%06d","org_id":"bench","service_id":"svc-delivery-benchmark",' ..
   '"summary":"Post-processing of the conversation finished: tasks were generated and stored for the ' ..
   'assistant to pick up on its next turn."}'
+local OTHER = '{"type":"agent-framework-resource-updated","org_id":"bench","resource_type":"agent",' ..
+  '"resource_id":"bench-%02d-%06d","updated_at":"2026-01-02T03:04:05Z"}'
 
 local threads = {}
 
@@ -70,7 +76,8 @@ end
 function request()
   sent = sent + 1
   sent_at = now_us()
-  return wrk.format(nil, path, nil, string.format(BODY, index, sent))
+  local body = (mix > 0 and sent % mix == 0) and OTHER or BODY
+  return wrk.format(nil, path, nil, string.format(body, index, sent))
 end
 
 function response(status, headers, body)

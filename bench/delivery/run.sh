@@ -17,4 +17,18 @@ if ! command -v wrk >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt_get install -y -q --no-install-recommends wrk
 fi
 
-exec "$EDGEHOOK_VENV/bin/python" bench/delivery/bench.py "$@"
+# The regression part compares with the previous main (fe2d2db, before the
+# delivery pipeline of issue 13), built in its own checkout once:
+# EDGEHOOK_PREV_MAIN (default /tmp/prev-main), EDGEHOOK_PREV_COMMIT (default fe2d2db).
+prev=()
+if printf '%s\n' "$@" | grep -qx regression; then
+  prev_dir=${EDGEHOOK_PREV_MAIN:-/tmp/prev-main}
+  if [ ! -f "$prev_dir/worker/build/index.js" ]; then
+    step "build the previous main (${EDGEHOOK_PREV_COMMIT:-fe2d2db}) in $prev_dir"
+    [ -d "$prev_dir" ] || git worktree add --detach "$prev_dir" "${EDGEHOOK_PREV_COMMIT:-fe2d2db}"
+    (cd "$prev_dir" && bash scripts/setup.sh && bash scripts/build-portal.sh && bash scripts/build-worker.sh)
+  fi
+  prev=(--prev "$prev_dir")
+fi
+
+exec "$EDGEHOOK_VENV/bin/python" bench/delivery/bench.py "$@" "${prev[@]}"
