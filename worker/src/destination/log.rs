@@ -210,13 +210,16 @@ impl Log {
         self.value("SELECT MIN(created_at) AS v FROM deliveries WHERE due_at IS NULL")
     }
 
-    /// Deletes up to `limit` finished deliveries created before `cutoff_ms`
-    /// with their attempts, and cursors older than their lifetime. A delivery
-    /// still queued (a paused destination's) is kept until it is finished.
-    /// Returns how many deliveries went.
+    /// Deletes up to `limit` finished deliveries created at or before
+    /// `cutoff_ms` with their attempts, and cursors older than their lifetime.
+    /// A delivery still queued (a paused destination's) is kept until it is
+    /// finished. Returns how many deliveries went. At or before: the alarm set
+    /// for a delivery's expiry fires at exactly `created_at + retention`, and
+    /// must find it expired then, or it would set itself for that same instant
+    /// again, which the runtime drops as the alarm that just ran.
     pub fn purge(&self, cutoff_ms: i64, now_ms: i64, limit: i64) -> Result<usize, ApiError> {
         let old: Vec<Value> = self.select(
-            "SELECT seq AS v FROM deliveries WHERE created_at < ? AND due_at IS NULL \
+            "SELECT seq AS v FROM deliveries WHERE created_at <= ? AND due_at IS NULL \
              ORDER BY created_at LIMIT ?",
             vec![cutoff_ms.into(), limit.into()],
         )?;

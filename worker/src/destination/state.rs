@@ -220,7 +220,9 @@ impl Destination {
     pub(super) async fn set_alarm(&self, at_ms: i64) -> Result<(), ApiError> {
         self.state
             .storage()
-            .set_alarm((at_ms - config::now_ms()).max(0))
+            // At least 1 ms ahead: an alarm set during the alarm's own run for
+            // the instant it fired would be dropped as the one that just ran.
+            .set_alarm((at_ms - config::now_ms()).max(1))
             .await
             .ctx("object storage: set the alarm")?;
         self.pipeline.borrow_mut().alarm_set(at_ms);
