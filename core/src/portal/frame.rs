@@ -138,24 +138,39 @@ mod tests {
 
     #[test]
     fn a_parameter_is_read_up_to_its_limit() {
-        // Origins whose signed parameter is exactly `len` characters long.
+        // Origins whose signed parameter is exactly `len` characters long: `n`
+        // long origins and one that grows by a character at a time. The
+        // parameter never shrinks as that origin grows, so each `n` needs
+        // only a binary search for the first size that reaches `len`.
+        let origins = |n: usize, extra: usize| -> Vec<String> {
+            let host: Vec<String> = "b"
+                .repeat(extra)
+                .as_bytes()
+                .chunks(63)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect();
+            let mut list: Vec<String> = (0..n)
+                .map(|i| format!("https://{}{i:02}.example", "a".repeat(61)))
+                .collect();
+            list.push(format!("https://{}.example", host.join(".")));
+            list
+        };
+        let signed = |list: &[String]| sign(KEY, list, NOW + 60).unwrap();
         let sized = |len: usize| -> (Vec<String>, String) {
             for n in 45..=60 {
-                for extra in 1..=200 {
-                    let host: Vec<String> = "b"
-                        .repeat(extra)
-                        .as_bytes()
-                        .chunks(63)
-                        .map(|c| String::from_utf8_lossy(c).into_owned())
-                        .collect();
-                    let mut list: Vec<String> = (0..n)
-                        .map(|i| format!("https://{}{i:02}.example", "a".repeat(61)))
-                        .collect();
-                    list.push(format!("https://{}.example", host.join(".")));
-                    let p = sign(KEY, &list, NOW + 60).unwrap();
-                    if p.len() == len {
-                        return (list, p);
+                let (mut lo, mut hi) = (1, 200);
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if signed(&origins(n, mid)).len() < len {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
                     }
+                }
+                let list = origins(n, lo);
+                let p = signed(&list);
+                if p.len() == len {
+                    return (list, p);
                 }
             }
             panic!("no parameter of {len} characters")
