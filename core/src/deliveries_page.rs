@@ -878,10 +878,13 @@ mod tests {
     #[test]
     fn every_statement_seeks_an_index_and_never_sorts_the_log() {
         let log = Sqlite::new();
-        let rows: Vec<(usize, usize, i64)> = (0..200)
+        let rows: Vec<(usize, usize, i64)> = (0..60)
             .map(|i| (i % 3, (i / 3) % 4, 1_767_225_600_000 + (i as i64 % 13)))
             .collect();
         log.insert(&rows);
+        // Each distinct statement's plan is read once: the pages after the
+        // first run the same statements with other parameters.
+        let mut planned = std::collections::HashSet::new();
         for shape in shapes() {
             let q = query(&shape);
             log.ran.borrow_mut().clear();
@@ -889,6 +892,9 @@ mod tests {
             let ran = log.ran.borrow().clone();
             assert!(!ran.is_empty());
             for (sql, params) in ran {
+                if !planned.insert(sql.clone()) {
+                    continue;
+                }
                 let plan = plan_of(&log, &sql, &params);
                 assert!(!plan.contains("TEMP B-TREE"), "{shape:?}: {sql}: {plan}");
                 // An ordered scan of an index stops at its LIMIT; a scan of
@@ -907,7 +913,7 @@ mod tests {
     }
 
     /// The work of the 20th page does not grow with the log: SQLite's own
-    /// count of virtual machine steps for it, on a log of 2,000 and of 20,000.
+    /// count of virtual machine steps for it, on a log of 1,000 and of 10,000.
     #[test]
     fn a_page_costs_the_same_at_any_log_size() {
         fn log_of(size: usize) -> Sqlite {
@@ -947,7 +953,7 @@ mod tests {
                 })
                 .sum()
         }
-        let (small_log, large_log) = (log_of(2_000), log_of(20_000));
+        let (small_log, large_log) = (log_of(1_000), log_of(10_000));
         for shape in [
             vec![("limit", "10")],
             vec![("limit", "10"), ("status", "failed")],
@@ -959,7 +965,7 @@ mod tests {
             let (small, large) = (steps(&small_log, &shape), steps(&large_log, &shape));
             assert!(
                 large <= small + small / 2 + 200,
-                "{shape:?}: {small} steps at 2,000, {large} at 20,000"
+                "{shape:?}: {small} steps at 1,000, {large} at 10,000"
             );
         }
     }
