@@ -72,55 +72,81 @@ pub enum Count {
     },
 }
 
-/// The statement and its one parameter (the hour) that apply a change: an
-/// upsert of one row, so each costs one row written. `None` when the change
-/// changes nothing (a delivery that stays in its state).
-pub fn count_sql(c: Count) -> Option<(String, i64)> {
-    let (hour, deltas): (i64, Vec<(String, i64)>) = match c {
-        Count::State {
-            created_at_ms,
-            from,
-            to,
-        } => {
-            if from == Some(to) {
+/// The statements, each with its one parameter (the hour), that apply
+/// `changes` together: one upsert per hour they touch, so recording an
+/// attempt (its delivery's new state and the attempt, nearly always in one
+/// hour) costs one row written. Changes that cancel out write nothing (a
+/// delivery that stays in its state).
+pub fn count_sql(changes: &[Count]) -> Vec<(String, i64)> {
+    // (hour, [(column, delta)]) in the order the hours first appear.
+    let mut hours: Vec<(i64, Vec<(String, i64)>)> = vec![];
+    for c in changes {
+        let (hour, deltas): (i64, Vec<(String, i64)>) = match *c {
+            Count::State {
+                created_at_ms,
+                from,
+                to,
+            } => {
+                let mut deltas = vec![(to.as_str().to_string(), 1)];
+                if let Some(f) = from {
+                    deltas.push((f.as_str().to_string(), -1));
+                }
+                (hour_of(created_at_ms), deltas)
+            }
+            Count::Attempt {
+                at_ms,
+                duration_ms,
+                ok,
+            } => {
+                let mut deltas = vec![
+                    ("attempts".to_string(), 1),
+                    (format!("lat_{}", latency_bucket(duration_ms)), 1),
+                ];
+                if ok {
+                    deltas.push(("attempts_ok".to_string(), 1));
+                }
+                (hour_of(at_ms), deltas)
+            }
+        };
+        let at = match hours.iter().position(|(h, _)| *h == hour) {
+            Some(i) => i,
+            None => {
+                hours.push((hour, vec![]));
+                hours.len() - 1
+            }
+        };
+        for (column, d) in deltas {
+            let columns = &mut hours[at].1;
+            match columns.iter_mut().find(|(c, _)| *c == column) {
+                Some(existing) => existing.1 += d,
+                None => columns.push((column, d)),
+            }
+        }
+    }
+    hours
+        .into_iter()
+        .filter_map(|(hour, mut deltas)| {
+            deltas.retain(|(_, d)| *d != 0);
+            if deltas.is_empty() {
                 return None;
             }
-            let mut deltas = vec![(to.as_str().to_string(), 1)];
-            if let Some(f) = from {
-                deltas.push((f.as_str().to_string(), -1));
-            }
-            (hour_of(created_at_ms), deltas)
-        }
-        Count::Attempt {
-            at_ms,
-            duration_ms,
-            ok,
-        } => {
-            let mut deltas = vec![
-                ("attempts".to_string(), 1),
-                (format!("lat_{}", latency_bucket(duration_ms)), 1),
-            ];
-            if ok {
-                deltas.push(("attempts_ok".to_string(), 1));
-            }
-            (hour_of(at_ms), deltas)
-        }
-    };
-    let columns: Vec<&str> = deltas.iter().map(|(c, _)| c.as_str()).collect();
-    let values: Vec<String> = deltas.iter().map(|(_, d)| d.to_string()).collect();
-    let sets: Vec<String> = deltas
-        .iter()
-        .map(|(c, d)| format!("{c} = {c} + ({d})"))
-        .collect();
-    Some((
-        format!(
-            "INSERT INTO stats_hourly (hour, {}) VALUES (?1, {}) ON CONFLICT(hour) DO UPDATE SET {}",
-            columns.join(", "),
-            values.join(", "),
-            sets.join(", ")
-        ),
-        hour,
-    ))
+            let columns: Vec<&str> = deltas.iter().map(|(c, _)| c.as_str()).collect();
+            let values: Vec<String> = deltas.iter().map(|(_, d)| d.to_string()).collect();
+            let sets: Vec<String> = deltas
+                .iter()
+                .map(|(c, d)| format!("{c} = {c} + ({d})"))
+                .collect();
+            Some((
+                format!(
+                    "INSERT INTO stats_hourly (hour, {}) VALUES (?1, {}) ON CONFLICT(hour) DO UPDATE SET {}",
+                    columns.join(", "),
+                    values.join(", "),
+                    sets.join(", ")
+                ),
+                hour,
+            ))
+        })
+        .collect()
 }
 
 /// One hour's counters as the object reads them.
@@ -283,7 +309,11 @@ mod tests {
     }
 
     fn apply(db: &rusqlite::Connection, c: Count) {
-        if let Some((sql, hour)) = count_sql(c) {
+        apply_all(db, &[c]);
+    }
+
+    fn apply_all(db: &rusqlite::Connection, changes: &[Count]) {
+        for (sql, hour) in count_sql(changes) {
             db.execute(&sql, [hour]).unwrap();
         }
     }
@@ -404,13 +434,66 @@ mod tests {
         assert_eq!(got[1].latency.iter().sum::<i64>(), 2);
         assert!(rows(&db, H + 2 * HOUR_MS, H + 3 * HOUR_MS).is_empty());
         assert!(
-            count_sql(Count::State {
+            count_sql(&[Count::State {
                 created_at_ms: 0,
                 from: Some(State::Failed),
                 to: State::Failed
-            })
-            .is_none()
+            }])
+            .is_empty()
         );
+    }
+
+    #[test]
+    fn changes_recorded_together_write_one_row_per_hour_and_the_same_counts() {
+        let created = H + 10;
+        let attempt = |at_ms, duration_ms, ok| Count::Attempt {
+            at_ms,
+            duration_ms,
+            ok,
+        };
+        let state = |from, to| Count::State {
+            created_at_ms: created,
+            from,
+            to,
+        };
+        let batches: [Vec<Count>; 3] = [
+            // An attempt in its delivery's creation hour: one statement.
+            vec![
+                state(Some(State::Pending), State::Success),
+                attempt(H + 20, 40, true),
+            ],
+            // In the next hour: one statement per hour.
+            vec![
+                state(Some(State::Pending), State::Retrying),
+                attempt(H + HOUR_MS, 900, false),
+            ],
+            // Changes that cancel out in one hour write nothing of them.
+            vec![
+                state(Some(State::Pending), State::Retrying),
+                state(Some(State::Retrying), State::Pending),
+            ],
+        ];
+        let statements: Vec<usize> = batches.iter().map(|b| count_sql(b).len()).collect();
+        assert_eq!(statements, [1, 2, 0]);
+        let (together, one_by_one) = (db(), db());
+        apply_all(&together, &[state(None, State::Pending)]);
+        apply_all(&one_by_one, &[state(None, State::Pending)]);
+        for b in &batches {
+            apply_all(&together, b);
+            for c in b {
+                apply(&one_by_one, *c);
+            }
+        }
+        let all = |db| rows(db, H, H + 2 * HOUR_MS);
+        assert_eq!(all(&together), all(&one_by_one));
+        let got = all(&together);
+        assert_eq!(
+            (got[0].pending, got[0].success, got[0].retrying),
+            (-1, 1, 1)
+        );
+        assert_eq!((got[0].attempts, got[0].attempts_ok), (1, 1));
+        assert_eq!((got[1].attempts, got[1].attempts_ok), (1, 0));
+        assert_eq!(got[1].latency[latency_bucket(900)], 1);
     }
 
     #[test]

@@ -348,6 +348,76 @@ impl Throttle {
     }
 }
 
+/// Extra time beyond what an attempt may take before a delivery whose attempt
+/// a restart cut off is due again.
+pub const LEASE_GRACE_MS: i64 = 30_000;
+
+/// Deliveries a run took from the queue ahead of a free slot, held in memory
+/// until one frees: one statement takes a window's worth, and the next slots
+/// are filled from here. Each is leased for two attempts' time: it waits here
+/// at most while the attempts in flight end (each within its timeout), then
+/// its own attempt runs. One whose lease would end before its attempt could
+/// is dropped and taken from the queue again once the lease ends, so no
+/// delivery is attempted twice at once.
+#[derive(Debug)]
+pub struct Ahead<T> {
+    held: VecDeque<(T, i64)>,
+}
+
+impl<T> Default for Ahead<T> {
+    fn default() -> Self {
+        Ahead {
+            held: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> Ahead<T> {
+    /// The lease of deliveries taken at `now_ms` for attempts of at most `timeout_ms`.
+    pub fn lease(now_ms: i64, timeout_ms: i64) -> i64 {
+        now_ms + 2 * timeout_ms + LEASE_GRACE_MS
+    }
+
+    /// How many to ask the queue for when `n` slots are free and these were
+    /// not enough: a whole window, or `n` if more.
+    pub fn to_take(n: u32, max_in_flight: u32) -> u32 {
+        n.max(max_in_flight)
+    }
+
+    /// Up to `n` held deliveries whose leases outlast an attempt started at
+    /// `now_ms`, oldest first; the others are dropped (the queue has them).
+    pub fn take(&mut self, n: u32, now_ms: i64, timeout_ms: i64) -> Vec<T> {
+        let mut out = vec![];
+        while out.len() < n as usize {
+            let Some((item, lease)) = self.held.pop_front() else {
+                break;
+            };
+            if now_ms + timeout_ms < lease {
+                out.push(item);
+            }
+        }
+        out
+    }
+
+    /// Holds deliveries leased until `lease_ms`.
+    pub fn hold(&mut self, items: impl IntoIterator<Item = T>, lease_ms: i64) {
+        self.held.extend(items.into_iter().map(|i| (i, lease_ms)));
+    }
+
+    /// Every held delivery, to give back to the queue.
+    pub fn release(&mut self) -> Vec<T> {
+        self.held.drain(..).map(|(i, _)| i).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}
+
 /// The earlier of two optional times.
 pub fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {
@@ -783,5 +853,37 @@ mod tests {
         assert_eq!(earliest(Some(3), None), Some(3));
         assert_eq!(earliest(None, Some(4)), Some(4));
         assert_eq!(earliest(None, None), None);
+    }
+
+    #[test]
+    fn deliveries_taken_ahead_start_in_order_while_their_lease_outlasts_an_attempt() {
+        let timeout = 10_000;
+        assert_eq!(
+            Ahead::<i64>::lease(1_000, timeout),
+            1_000 + 20_000 + LEASE_GRACE_MS
+        );
+        assert_eq!(Ahead::<i64>::to_take(1, 6), 6);
+        assert_eq!(Ahead::<i64>::to_take(8, 6), 8);
+        let mut ahead = Ahead::default();
+        assert!(ahead.is_empty());
+        let lease = Ahead::<i64>::lease(0, timeout);
+        ahead.hold([1, 2, 3], lease);
+        ahead.hold([4], lease + 5);
+        assert_eq!(ahead.len(), 4);
+        assert!(!ahead.is_empty());
+        assert_eq!(ahead.take(2, 0, timeout), [1, 2]);
+        assert_eq!(ahead.len(), 2);
+        // The last instant an attempt still ends within the lease.
+        assert_eq!(ahead.take(1, lease - timeout - 1, timeout), [3]);
+        // One whose attempt would outlast its lease is dropped, not started.
+        let mut late = Ahead::default();
+        late.hold([7, 8], lease);
+        late.hold([9], lease + 1);
+        assert_eq!(late.take(3, lease - timeout, timeout), [9]);
+        assert!(late.is_empty());
+        assert_eq!(ahead.take(0, 0, timeout), Vec::<i64>::new());
+        assert_eq!(ahead.release(), [4]);
+        assert!(ahead.is_empty());
+        assert_eq!(ahead.take(1, 0, timeout), Vec::<i64>::new());
     }
 }

@@ -5,22 +5,25 @@ use crate::http::internal;
 use edgehook_core::error::ApiError;
 use edgehook_core::health::check_secret;
 use edgehook_core::settings::Settings;
+use std::rc::Rc;
 use worker::Env;
 
 /// Reads the settings (wrangler `vars`); a malformed value fails every request
 /// loudly rather than running with a surprise. Vars are fixed for an isolate's
 /// life, so each isolate parses them once.
-pub fn settings(env: &Env) -> Result<Settings, ApiError> {
+pub fn settings(env: &Env) -> Result<Rc<Settings>, ApiError> {
     thread_local! {
-        static PARSED: std::cell::OnceCell<Settings> = const { std::cell::OnceCell::new() };
+        static PARSED: std::cell::OnceCell<Rc<Settings>> = const { std::cell::OnceCell::new() };
     }
     if let Some(s) = PARSED.with(|p| p.get().cloned()) {
         return Ok(s);
     }
-    let parsed = Settings::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
-        .map_err(ApiError::Internal)?;
+    let parsed = Rc::new(
+        Settings::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
+            .map_err(ApiError::Internal)?,
+    );
     PARSED.with(|p| {
-        let _ = p.set(parsed.clone());
+        let _ = p.set(Rc::clone(&parsed));
     });
     Ok(parsed)
 }

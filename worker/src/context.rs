@@ -9,6 +9,7 @@ use edgehook_core::error::ApiError;
 use edgehook_core::rate_limit::budget;
 use edgehook_core::routes::Matched;
 use edgehook_core::settings::Settings;
+use std::rc::Rc;
 use worker::{Env, Request};
 
 /// An authenticated, authorized call to an organization's resources.
@@ -20,7 +21,7 @@ pub struct Caller {
     pub key_id: String,
     /// What the token may do.
     pub permissions: Vec<String>,
-    pub settings: Settings,
+    pub settings: Rc<Settings>,
 }
 
 /// 503 with `Retry-After` while the operator's maintenance switch is on.

@@ -10,20 +10,18 @@ use super::state::Destination;
 use crate::config;
 use crate::delivery::{self, Attempted};
 use edgehook_core::error::ApiError;
+use edgehook_core::pipeline::Ahead;
 use edgehook_core::secrets::SecretState;
 use edgehook_sdk::{SecretError, SignedHeaders, SigningKey};
 use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::cell::{Cell, RefCell};
 use std::future::{Future, poll_fn};
-use std::pin::pin;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 use worker::{AbortController, Delay};
-
-/// Extra time beyond the timeout before an attempt cut off by a restart is retried.
-const LEASE_GRACE_MS: i64 = 30_000;
 
 /// Wakes a run that waits, when deliveries are stored meanwhile.
 #[derive(Default)]
@@ -105,27 +103,39 @@ impl Signer {
 pub(super) type Attempts<'a> = FuturesUnordered<LocalBoxFuture<'a, Finished>>;
 
 impl Destination {
-    /// Takes up to `n` due deliveries and starts an attempt of each. None
-    /// when the destination is paused or deleted: its queue waits.
+    /// Takes up to `n` due deliveries and starts an attempt of each: first
+    /// those taken ahead, then from the queue, a window's worth at a time
+    /// (`window`: the most attempts in flight), the rest held for the next
+    /// free slots. None when the destination is paused or deleted: its queue
+    /// waits, and what was taken ahead goes back to it.
     pub(super) async fn start(
         &self,
         n: u32,
         now: i64,
+        window: u32,
     ) -> Result<Vec<LocalBoxFuture<'_, Finished>>, ApiError> {
         let Some(dest) = self.config().await? else {
             return Ok(vec![]);
         };
         if !dest.is_active {
+            self.release_ahead(now)?;
             return Ok(vec![]);
         }
-        let lease = now + dest.timeout_seconds * 1000 + LEASE_GRACE_MS;
-        let mut due = self.log()?.take_due(now, i64::from(n), lease)?;
-        if due.len() < n as usize && self.feed_recovery(now)? {
-            // The queue ran dry while a recovery has more: its next batch.
-            let more = self
-                .log()?
-                .take_due(now, i64::from(n) - due.len() as i64, lease)?;
-            due.extend(more);
+        let timeout_ms = dest.timeout_seconds * 1000;
+        let mut due = self.ahead.borrow_mut().take(n, now, timeout_ms);
+        let short = n as usize - due.len();
+        if short > 0 {
+            let lease = Ahead::<DueRow>::lease(now, timeout_ms);
+            let ask = i64::from(Ahead::<DueRow>::to_take(short as u32, window));
+            let log = self.log()?;
+            let mut taken = log.take_due(now, ask, lease)?;
+            if taken.len() < short && self.feed_recovery(now)? {
+                // The queue ran dry while a recovery has more: its next batch.
+                taken.extend(log.take_due(now, ask - taken.len() as i64, lease)?);
+            }
+            let ahead = taken.split_off(short.min(taken.len()));
+            due.extend(taken);
+            self.ahead.borrow_mut().hold(ahead, lease);
         }
         if due.is_empty() {
             return Ok(vec![]);
@@ -176,16 +186,34 @@ impl Destination {
             .collect())
     }
 
+    /// Gives what was taken ahead back to the queue, due at `now`.
+    pub(super) fn release_ahead(&self, now: i64) -> Result<(), ApiError> {
+        let held = self.ahead.borrow_mut().release();
+        if held.is_empty() {
+            return Ok(());
+        }
+        self.log()?.release(held.iter().map(|r| r.seq), now)
+    }
+
     /// Waits for the first of: an attempt ending (returned), deliveries
-    /// stored meanwhile, or `until`.
+    /// stored meanwhile, or `until`. The timer for `until` is kept in `timer`
+    /// and reused while the run waits for the same moment (usually its
+    /// budget's end), rather than set and cleared at every wait.
     pub(super) async fn next_event(
         &self,
         attempts: &mut Attempts<'_>,
+        timer: &mut Option<(i64, Pin<Box<Delay>>)>,
         until: Option<i64>,
         now: i64,
     ) -> Option<Finished> {
-        let timer = until.map(|t| Delay::from(Duration::from_millis((t - now).max(0) as u64)));
-        let mut timer = pin!(timer);
+        match until {
+            None => *timer = None,
+            Some(t) if timer.as_ref().is_some_and(|(at, _)| *at == t) => {}
+            Some(t) => {
+                let delay = Delay::from(Duration::from_millis((t - now).max(0) as u64));
+                *timer = Some((t, Box::pin(delay)));
+            }
+        }
         poll_fn(|cx| {
             if !attempts.is_empty()
                 && let Poll::Ready(Some(done)) = attempts.poll_next_unpin(cx)
@@ -195,9 +223,10 @@ impl Destination {
             if self.woken.take(cx.waker()) {
                 return Poll::Ready(None);
             }
-            if let Some(t) = timer.as_mut().as_pin_mut()
-                && t.poll(cx).is_ready()
+            if let Some((_, t)) = timer.as_mut()
+                && t.as_mut().poll(cx).is_ready()
             {
+                *timer = None;
                 return Poll::Ready(None);
             }
             Poll::Pending

@@ -16,12 +16,12 @@ use serde::Deserialize;
 use worker::SqlStorageValue;
 
 impl Log {
-    /// Applies a change to the hourly counters.
-    pub fn count(&self, c: Count) -> Result<(), ApiError> {
-        match count_sql(c) {
-            Some((sql, hour)) => self.exec(&sql, vec![hour.into()]),
-            None => Ok(()),
+    /// Applies changes to the hourly counters, one row written per hour.
+    pub fn count(&self, changes: &[Count]) -> Result<(), ApiError> {
+        for (sql, hour) in count_sql(changes) {
+            self.exec(&sql, vec![hour.into()])?;
         }
+        Ok(())
     }
 
     /// The counters of the hours in `[since_ms, until_ms)`.
@@ -66,6 +66,15 @@ impl Log {
 
     /// The failing streak, as last stored.
     pub fn health(&self) -> Result<Health, ApiError> {
+        if let Some(h) = self.health.borrow().as_ref() {
+            return Ok(h.clone());
+        }
+        let stored = self.stored_health()?;
+        self.health.replace(Some(stored.clone()));
+        Ok(stored)
+    }
+
+    fn stored_health(&self) -> Result<Health, ApiError> {
         #[derive(Deserialize)]
         struct Row {
             state: String,
@@ -88,7 +97,9 @@ impl Log {
         self.exec(
             "INSERT OR REPLACE INTO destination_health (id, state) VALUES (1, ?)",
             vec![state.into()],
-        )
+        )?;
+        self.health.replace(Some(h.clone()));
+        Ok(())
     }
 
     /// How many deliveries a recovery of `request` would send again.
@@ -177,14 +188,15 @@ impl Log {
                 "INSERT OR IGNORE INTO recovery_members (seq) VALUES (?)",
                 vec![row.seq.into()],
             )?;
+            self.members.set(Some(true));
             let from = State::parse(&row.state).ok_or_else(|| {
                 internal(format!("delivery {} has state {:?}", row.seq, row.state))
             })?;
-            self.count(Count::State {
+            self.count(&[Count::State {
                 created_at_ms: row.created_at,
                 from: Some(from),
                 to: State::Pending,
-            })?;
+            }])?;
         }
         r.reopened += batch.len() as i64;
         if let Some(last) = batch.last() {
@@ -201,6 +213,14 @@ impl Log {
     /// A delivery finished: if the running recovery reopened it, that
     /// recovery counts it.
     pub fn recovery_settled(&self, seq: i64, delivered: bool, now_ms: i64) -> Result<(), ApiError> {
+        if self.members.get().is_none() {
+            let any: Vec<Value> =
+                self.select("SELECT seq AS v FROM recovery_members LIMIT 1", vec![])?;
+            self.members.set(Some(!any.is_empty()));
+        }
+        if self.members.get() == Some(false) {
+            return Ok(());
+        }
         let member: Vec<Value> = self.select(
             "DELETE FROM recovery_members WHERE seq = ? RETURNING seq AS v",
             vec![seq.into()],
@@ -211,6 +231,10 @@ impl Log {
         if let Some(mut r) = self.running_recovery()? {
             r.settled(delivered);
             self.put_recovery(&r, now_ms)?;
+            if r.finished() {
+                // Look again whether any member is left.
+                self.members.set(None);
+            }
         }
         Ok(())
     }

@@ -22,11 +22,13 @@ use edgehook_core::deliveries_query::DeliveryQuery;
 use edgehook_core::delivery::{AttemptView, DeliveryView, State};
 use edgehook_core::delivery_run::{Due, Settled};
 use edgehook_core::delivery_stats::Count;
+use edgehook_core::destination_health::Health;
 use edgehook_core::error::ApiError;
 use edgehook_core::log_schema::full_schema;
 use edgehook_core::time::rfc3339_ms;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
+use std::cell::{Cell, RefCell};
 use worker::{SqlStorage, SqlStorageValue};
 
 /// How long a page's continuation token stays valid.
@@ -77,15 +79,25 @@ pub(super) struct Value {
     pub(super) v: Option<i64>,
 }
 
-/// The log of one destination.
+/// The log of one destination. Its object is the only writer of its SQLite,
+/// so what it last read or wrote of the small tables it keeps in memory.
 pub struct Log {
     sql: SqlStorage,
+    /// The health ladder's streak as last read or written.
+    pub(super) health: RefCell<Option<Health>>,
+    /// Whether `recovery_members` may hold a delivery (`None`: not looked at):
+    /// while it holds none, a finished delivery costs no statement for it.
+    pub(super) members: Cell<Option<bool>>,
 }
 
 impl Log {
     /// The log over an object's SQLite; creates its tables if they are missing.
     pub fn open(sql: SqlStorage) -> Result<Log, ApiError> {
-        let log = Log { sql };
+        let log = Log {
+            sql,
+            health: RefCell::new(None),
+            members: Cell::new(None),
+        };
         log.exec(&full_schema(), vec![])?;
         Ok(log)
     }
@@ -123,11 +135,11 @@ impl Log {
             ],
         )?;
         if !inserted.is_empty() {
-            self.count(Count::State {
+            self.count(&[Count::State {
                 created_at_ms: d.created_at_ms,
                 from: None,
                 to: state,
-            })?;
+            }])?;
         }
         Ok(())
     }
@@ -149,6 +161,15 @@ impl Log {
         )
     }
 
+    /// Makes deliveries taken but not attempted due at `now_ms` again.
+    pub fn release(&self, seqs: impl Iterator<Item = i64>, now_ms: i64) -> Result<(), ApiError> {
+        self.exec(
+            "UPDATE deliveries SET due_at = ? \
+             WHERE seq IN (SELECT value FROM json_each(?)) AND due_at IS NOT NULL",
+            vec![now_ms.into(), json_list(seqs)?.into()],
+        )
+    }
+
     /// Records an attempt of `row` and the delivery's new state; a finished
     /// delivery leaves the queue.
     pub fn record(
@@ -160,16 +181,18 @@ impl Log {
     ) -> Result<(), ApiError> {
         let seq = row.seq;
         let a = &s.attempt;
-        self.count(Count::State {
-            created_at_ms: row.created_at,
-            from: Some(row.state()?),
-            to: s.state,
-        })?;
-        self.count(Count::Attempt {
-            at_ms: a.attempted_at_ms,
-            duration_ms: a.duration_ms,
-            ok: s.state == State::Success,
-        })?;
+        self.count(&[
+            Count::State {
+                created_at_ms: row.created_at,
+                from: Some(row.state()?),
+                to: s.state,
+            },
+            Count::Attempt {
+                at_ms: a.attempted_at_ms,
+                duration_ms: a.duration_ms,
+                ok: s.state == State::Success,
+            },
+        ])?;
         self.exec(
             "INSERT OR REPLACE INTO attempts (delivery_seq, attempt_no, attempted_at, status_code, duration_ms, error, answer, answer_truncated) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -330,11 +353,11 @@ impl Log {
                      next_retry_at = NULL, updated_at = ? WHERE id = ?",
                     vec![now_ms.into(), now_ms.into(), id.into()],
                 )?;
-                self.count(Count::State {
+                self.count(&[Count::State {
                     created_at_ms: created_at,
                     from: Some(State::Failed),
                     to: State::Pending,
-                })
+                }])
             }
             Some(_) => Err(ApiError::Conflict(format!(
                 "webhook delivery {id} is not failed; only failed deliveries can be retried"

@@ -54,10 +54,14 @@ impl Destination {
             retries: retries as u32,
             schedule: &settings.retry_schedule_seconds,
         };
-        let jitter = config::random::<4>()
-            .map(|b| f64::from(u32::from_le_bytes(b)) / (f64::from(u32::MAX) + 1.0))
-            .unwrap_or(0.5);
         let error_class = attempted.outcome.error_class();
+        // Only a failed attempt's retry is spread; a success needs no random draw.
+        let jitter = match error_class {
+            None => 0.5,
+            Some(_) => config::random::<4>()
+                .map(|b| f64::from(u32::from_le_bytes(b)) / (f64::from(u32::MAX) + 1.0))
+                .unwrap_or(0.5),
+        };
         let settled = settle(
             row.due(),
             policy,

@@ -90,7 +90,14 @@ impl Destination {
         match self.drive(&mut attempts).await {
             Ok(ended) => self.finish(ended).await,
             Err(e) => {
-                self.pipeline.borrow_mut().abandon(config::now_ms());
+                let now = config::now_ms();
+                self.pipeline.borrow_mut().abandon(now);
+                if let Err(release) = self.release_ahead(now) {
+                    // Their leases end, and the queue has them again then.
+                    worker::console_error!(
+                        "delivery run: deliveries taken ahead not given back: {release:?}"
+                    );
+                }
                 for (_, attempt) in self.in_flight.borrow_mut().drain() {
                     attempt.abort();
                 }
@@ -101,18 +108,19 @@ impl Destination {
 
     /// Carries out the pipeline's steps until it ends the run.
     async fn drive<'a>(&'a self, attempts: &mut Attempts<'a>) -> Result<Ended, ApiError> {
+        let mut timer = None;
         loop {
             let limits = self.limits().await?;
             let now = config::now_ms();
             let step = self.pipeline.borrow_mut().next(now, limits);
             match step {
                 Step::Take(n) => {
-                    let started = self.start(n, now).await?;
+                    let started = self.start(n, now, limits.max_in_flight).await?;
                     self.pipeline.borrow_mut().taken(n, started.len() as u32);
                     attempts.extend(started);
                 }
                 Step::Wait { until } => {
-                    if let Some(done) = self.next_event(attempts, until, now).await {
+                    if let Some(done) = self.next_event(attempts, &mut timer, until, now).await {
                         let recorded = self.record(done)?;
                         self.pipeline
                             .borrow_mut()
@@ -135,6 +143,8 @@ impl Destination {
             return Ok(());
         }
         let now = config::now_ms();
+        // What the run took ahead and did not start (it yielded): due now.
+        self.release_ahead(now)?;
         if ended.yielded {
             worker::console_log!(
                 "delivery run yielded: destination {} spent its run budget with deliveries due; its alarm continues",

@@ -5,12 +5,12 @@
 
 use super::DeliveryConfig;
 use super::attempts::Signal;
-use super::log::Log;
+use super::log::{DueRow, Log};
 use crate::config;
 use crate::error::Context;
 use crate::http::internal;
 use edgehook_core::error::ApiError;
-use edgehook_core::pipeline::{Limits, Pipeline};
+use edgehook_core::pipeline::{Ahead, Limits, Pipeline};
 use edgehook_core::secrets::SecretState;
 use std::cell::{Cell, Ref, RefCell};
 use std::collections::HashMap;
@@ -32,6 +32,8 @@ pub struct Destination {
     log: RefCell<Option<Log>>,
     /// Every decision of the delivery runs (`edgehook_core::pipeline`).
     pub(super) pipeline: RefCell<Pipeline>,
+    /// Deliveries the run took from the queue ahead of a free slot.
+    pub(super) ahead: RefCell<Ahead<DueRow>>,
     /// Tells a waiting run that deliveries were stored meanwhile.
     pub(super) woken: Signal,
     /// Attempts in flight, by delivery sequence number: deleting the
@@ -58,6 +60,7 @@ impl Destination {
             secrets: RefCell::new(None),
             log: RefCell::new(None),
             pipeline: RefCell::new(Pipeline::new()),
+            ahead: RefCell::new(Ahead::default()),
             woken: Signal::default(),
             in_flight: RefCell::new(HashMap::new()),
         }
@@ -83,7 +86,10 @@ impl Destination {
     /// What bounds the delivery runs now: the settings and this destination's throttle.
     pub(super) async fn limits(&self) -> Result<Limits, ApiError> {
         let settings = config::settings(&self.env)?;
-        let throttle = self.config().await?.and_then(|c| c.max_per_second);
+        let throttle = match self.cached_config() {
+            Some(c) => c.max_per_second,
+            None => self.config().await?.and_then(|c| c.max_per_second),
+        };
         Ok(Limits {
             max_in_flight: settings.max_in_flight,
             max_per_second: throttle.map(|n| n.clamp(1, u32::MAX.into()) as u32),
@@ -172,6 +178,7 @@ impl Destination {
     /// Frees everything the object stores and forgets it: the destination is deleted.
     pub(super) async fn free_storage(&self) -> Result<(), ApiError> {
         self.pipeline.borrow_mut().stop();
+        self.ahead.borrow_mut().release();
         for (_, attempt) in self.in_flight.borrow_mut().drain() {
             attempt.abort();
         }
