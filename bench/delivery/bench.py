@@ -52,7 +52,8 @@ regression`):
 - regression: the publish part's ratio to the no-op ceiling, 3 runs (median
             ≥ 0.35×); then the low-rate publish→arrival p50/p99 of this build
             (A) and of the previous main (B, a built checkout given by --prev,
-            default /tmp/prev-main), interleaved A, B, A, B.
+            default /tmp/prev-main), interleaved A, B, A, B; then the publish
+            ratio of A and B the same way.
 
 Publish rate = 202 answers / (last 202 − first request sent); delivered rate =
 webhooks / (last arrival − first request sent); publish→arrival runs from the
@@ -768,6 +769,20 @@ class CheckoutWorker(Worker):
         return path
 
 
+def publish_vs_ceiling(worker: Worker, n: int) -> tuple[Figures, dict]:
+    """A new tenant with one destination at a lean receiver, warmed up; the
+    no-op ceiling; then `n` events at CONCURRENCY. Returns the figures and the ceiling."""
+    tenant = new_tenant(worker)
+    rx = LeanReceiver()
+    try:
+        tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE])
+        warm_up(worker, rx, [tenant])
+        ceiling = noop_ceiling()
+        return load(worker, rx, [tenant], n), ceiling
+    finally:
+        rx.stop()
+
+
 def regression(worker: Worker, prev: Path, n: int, low_n: int, runs: int, rounds: int, rate: float = 20.0) -> None:
     """Publish at c=10 against the no-op ceiling, `runs` times (median), then
     publish→arrival at `rate`/s against this build (A) and the previous main's
@@ -775,15 +790,7 @@ def regression(worker: Worker, prev: Path, n: int, low_n: int, runs: int, rounds
     ratios = []
     print(f"regression: publish at c={CONCURRENCY} vs the no-op ceiling, {runs} runs of {n} events")
     for r in range(runs):
-        tenant = new_tenant(worker)
-        rx = LeanReceiver()
-        try:
-            tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE])
-            warm_up(worker, rx, [tenant])
-            ceiling = noop_ceiling()
-            f = load(worker, rx, [tenant], n)
-        finally:
-            rx.stop()
+        f, ceiling = publish_vs_ceiling(worker, n)
         ratios.append(f.publish_per_s / ceiling["rps"])
         line(f"run {r + 1}: publish / ceiling", f"{f.publish_per_s:.0f} / {ceiling['rps']:.0f} req/s", "",
              f"{ratios[-1]:.2f}×; lost {f.lost}, duplicated {f.duplicated}")
@@ -820,6 +827,19 @@ def regression(worker: Worker, prev: Path, n: int, low_n: int, runs: int, rounds
         pb = pct([x for f in runs_ab["B"] for x in f.latency_ms], p)
         line(f"publish → arrival p{p}, A / B (all rounds)", f"{pa:.1f} / {pb:.1f} ms", "target A ≤ 1.0× B",
              f"{pa / pb:.2f}× (rounds: A {min(a):.1f}–{max(a):.1f}, B {min(b):.1f}–{max(b):.1f} ms)")
+
+    print(f"\nregression: publish at c={CONCURRENCY} vs the no-op ceiling, this build (A) and the previous "
+          f"main (B), interleaved over {rounds} rounds")
+    ratios_ab: dict[str, list[float]] = {"A": [], "B": []}
+    with CheckoutWorker(prev, vars=WORKER_VARS) as before:
+        for r in range(rounds):
+            for name, w in (("A", worker), ("B", before)):
+                f, ceiling = publish_vs_ceiling(w, n)
+                ratios_ab[name].append(f.publish_per_s / ceiling["rps"])
+                line(f"round {r + 1}, {name}: publish / ceiling", f"{f.publish_per_s:.0f} / {ceiling['rps']:.0f} req/s",
+                     "", f"{ratios_ab[name][-1]:.2f}×; lost {f.lost}, duplicated {f.duplicated}")
+    ma, mb = statistics.median(ratios_ab["A"]), statistics.median(ratios_ab["B"])
+    line("publish / ceiling, A / B (medians)", f"{ma:.2f}× / {mb:.2f}×", "A ≥ 0.35×", f"A/B {ma / mb:.2f}×")
 
 
 def fill_log(worker: Worker, tenant, rx: LeanReceiver, size: int, fill_seconds: float,
