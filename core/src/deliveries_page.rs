@@ -876,6 +876,22 @@ mod tests {
     }
 
     #[test]
+    fn a_listing_that_fits_its_page_exactly_has_no_next_page() {
+        let log = Sqlite::new();
+        log.insert(&[(0, 0, 1), (1, 1, 2), (2, 2, 3)]);
+        let snapshot_seq = snapshot(&log).unwrap();
+        for (limit, more) in [("3", false), ("4", false), ("2", true)] {
+            let page = read_page(&log, &query(&[("limit", limit)]), snapshot_seq, None).unwrap();
+            assert_eq!(page.next.is_some(), more, "limit {limit}");
+            assert_eq!(
+                page.rows.len(),
+                3.min(limit.parse().unwrap()),
+                "limit {limit}"
+            );
+        }
+    }
+
+    #[test]
     fn every_statement_seeks_an_index_and_never_sorts_the_log() {
         let log = Sqlite::new();
         let rows: Vec<(usize, usize, i64)> = (0..60)
