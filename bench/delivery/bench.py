@@ -783,10 +783,18 @@ def publish_vs_ceiling(worker: Worker, n: int) -> tuple[Figures, dict]:
         rx.stop()
 
 
+def alternately(a: Worker, b: Worker, rounds: int):
+    """(round, "A" or "B", worker) for `rounds` rounds of A then B."""
+    for r in range(rounds):
+        for name, w in (("A", a), ("B", b)):
+            yield r, name, w
+
+
 def regression(worker: Worker, prev: Path, n: int, low_n: int, runs: int, rounds: int, rate: float = 20.0) -> None:
     """Publish at c=10 against the no-op ceiling, `runs` times (median), then
-    publish→arrival at `rate`/s against this build (A) and the previous main's
-    build in `prev` (B), interleaved A, B, A, B, ... for `rounds` rounds."""
+    publish→arrival at `rate`/s and publish against the ceiling on this build
+    (A) and the previous main's build in `prev` (B, started once), interleaved
+    A, B, A, B, ... for `rounds` rounds each."""
     ratios = []
     print(f"regression: publish at c={CONCURRENCY} vs the no-op ceiling, {runs} runs of {n} events")
     for r in range(runs):
@@ -805,39 +813,36 @@ def regression(worker: Worker, prev: Path, n: int, low_n: int, runs: int, rounds
     print(f"\nregression: publish → arrival at {rate:g}/s, {low_n} events a round, this build (A) vs "
           f"the previous main {commit} (B, {prev}), interleaved over {rounds} rounds")
     runs_ab: dict[str, list[Figures]] = {"A": [], "B": []}
-    with CheckoutWorker(prev, vars=WORKER_VARS) as before:
-        for r in range(rounds):
-            for name, w in (("A", worker), ("B", before)):
-                tenant = new_tenant(w)
-                rx = LeanReceiver()
-                try:
-                    tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE])
-                    warm_up(w, rx, [tenant])
-                    f = paced_load(w, rx, tenant, low_n, rate)
-                finally:
-                    rx.stop()
-                runs_ab[name].append(f)
-                line(f"round {r + 1}, {name}: publish → arrival p50 / p99",
-                     f"{pct(f.latency_ms, 50):.1f} / {pct(f.latency_ms, 99):.1f} ms", "",
-                     f"202 p50 {pct(f.ack_ms, 50):.1f} ms, lost {f.lost}, duplicated {f.duplicated}")
-    for p in (50, 99):
-        a = [pct(f.latency_ms, p) for f in runs_ab["A"]]
-        b = [pct(f.latency_ms, p) for f in runs_ab["B"]]
-        pa = pct([x for f in runs_ab["A"] for x in f.latency_ms], p)
-        pb = pct([x for f in runs_ab["B"] for x in f.latency_ms], p)
-        line(f"publish → arrival p{p}, A / B (all rounds)", f"{pa:.1f} / {pb:.1f} ms", "target A ≤ 1.0× B",
-             f"{pa / pb:.2f}× (rounds: A {min(a):.1f}–{max(a):.1f}, B {min(b):.1f}–{max(b):.1f} ms)")
-
-    print(f"\nregression: publish at c={CONCURRENCY} vs the no-op ceiling, this build (A) and the previous "
-          f"main (B), interleaved over {rounds} rounds")
     ratios_ab: dict[str, list[float]] = {"A": [], "B": []}
     with CheckoutWorker(prev, vars=WORKER_VARS) as before:
-        for r in range(rounds):
-            for name, w in (("A", worker), ("B", before)):
-                f, ceiling = publish_vs_ceiling(w, n)
-                ratios_ab[name].append(f.publish_per_s / ceiling["rps"])
-                line(f"round {r + 1}, {name}: publish / ceiling", f"{f.publish_per_s:.0f} / {ceiling['rps']:.0f} req/s",
-                     "", f"{ratios_ab[name][-1]:.2f}×; lost {f.lost}, duplicated {f.duplicated}")
+        for r, name, w in alternately(worker, before, rounds):
+            tenant = new_tenant(w)
+            rx = LeanReceiver()
+            try:
+                tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE])
+                warm_up(w, rx, [tenant])
+                f = paced_load(w, rx, tenant, low_n, rate)
+            finally:
+                rx.stop()
+            runs_ab[name].append(f)
+            line(f"round {r + 1}, {name}: publish → arrival p50 / p99",
+                 f"{pct(f.latency_ms, 50):.1f} / {pct(f.latency_ms, 99):.1f} ms", "",
+                 f"202 p50 {pct(f.ack_ms, 50):.1f} ms, lost {f.lost}, duplicated {f.duplicated}")
+        for p in (50, 99):
+            a = [pct(f.latency_ms, p) for f in runs_ab["A"]]
+            b = [pct(f.latency_ms, p) for f in runs_ab["B"]]
+            pa = pct([x for f in runs_ab["A"] for x in f.latency_ms], p)
+            pb = pct([x for f in runs_ab["B"] for x in f.latency_ms], p)
+            line(f"publish → arrival p{p}, A / B (all rounds)", f"{pa:.1f} / {pb:.1f} ms", "target A ≤ 1.0× B",
+                 f"{pa / pb:.2f}× (rounds: A {min(a):.1f}–{max(a):.1f}, B {min(b):.1f}–{max(b):.1f} ms)")
+
+        print(f"\nregression: publish at c={CONCURRENCY} vs the no-op ceiling, this build (A) and the previous "
+              f"main (B), interleaved over {rounds} rounds")
+        for r, name, w in alternately(worker, before, rounds):
+            f, ceiling = publish_vs_ceiling(w, n)
+            ratios_ab[name].append(f.publish_per_s / ceiling["rps"])
+            line(f"round {r + 1}, {name}: publish / ceiling", f"{f.publish_per_s:.0f} / {ceiling['rps']:.0f} req/s",
+                 "", f"{ratios_ab[name][-1]:.2f}×; lost {f.lost}, duplicated {f.duplicated}")
     ma, mb = statistics.median(ratios_ab["A"]), statistics.median(ratios_ab["B"])
     line("publish / ceiling, A / B (medians)", f"{ma:.2f}× / {mb:.2f}×", "A ≥ 0.35×", f"A/B {ma / mb:.2f}×")
 
