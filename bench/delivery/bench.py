@@ -75,6 +75,7 @@ bounded in count and in time, and goes to 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 from collections import Counter
 import http.client
 import json
@@ -346,20 +347,28 @@ def noop_ceiling() -> dict:
     return measured
 
 
-def one_destination(worker: Worker, n: int, with_ceiling: bool = True) -> Figures:
-    """The runtime's ceiling, then `n` events at CONCURRENCY to one destination
-    behind a lean receiver."""
+@contextmanager
+def warm_destination(worker: Worker):
+    """A new tenant with one destination at a lean receiver, warmed up:
+    yields (tenant, destination id, receiver); the receiver stops after."""
     tenant = new_tenant(worker)
     rx = LeanReceiver()
     try:
         dest, _ = tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE])
-        # Warm up before the ceiling, so that the publish load follows it at once.
         warm_up(worker, rx, [tenant])
+        yield tenant, dest, rx
+    finally:
+        rx.stop()
+
+
+def one_destination(worker: Worker, n: int, with_ceiling: bool = True) -> Figures:
+    """The runtime's ceiling, then `n` events at CONCURRENCY to one destination
+    behind a lean receiver."""
+    # Warmed up before the ceiling, so that the publish load follows it at once.
+    with warm_destination(worker) as (tenant, dest, rx):
         ceiling = noop_ceiling() if with_ceiling else None
         f = load(worker, rx, [tenant], n)
         records = {d["id"]: d["state"] for d in all_deliveries(tenant, dest)}
-    finally:
-        rx.stop()
     print(f"one destination: {n} events published by wrk at concurrency {CONCURRENCY}, lean receiver")
     if ceiling:
         line("no-op Worker under wrangler dev (the ceiling)", f"{ceiling['rps']:.0f} req/s", "",
@@ -533,17 +542,11 @@ def low_rate(worker: Worker, n: int, rate: float = 20.0) -> None:
     """One client publishing at a fixed `rate` over one keep-alive
     connection (http.client, so the client adds little); the time to 202 and
     publish→arrival, beside the runtime's floor for the same work."""
-    tenant = new_tenant(worker)
-    rx = LeanReceiver()
-    try:
-        tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE])
-        warm_up(worker, rx, [tenant])
+    with warm_destination(worker) as (tenant, _, rx):
         f = paced_load(worker, rx, tenant, n, rate)
         # edgehook's own floor at the same rate: a request the worker answers
         # without credentials, storage or objects (GET /healthz).
         floor = paced(worker.port, "GET", "/healthz", min(n, 200), rate)
-    finally:
-        rx.stop()
     runtime = runtime_floor(min(n, 200), rate)
     print(f"low rate: {n} events at {rate:g}/s to one destination, one keep-alive client, lean receiver")
     for what, ms in runtime.items():
@@ -772,15 +775,9 @@ class CheckoutWorker(Worker):
 def publish_vs_ceiling(worker: Worker, n: int) -> tuple[Figures, dict]:
     """A new tenant with one destination at a lean receiver, warmed up; the
     no-op ceiling; then `n` events at CONCURRENCY. Returns the figures and the ceiling."""
-    tenant = new_tenant(worker)
-    rx = LeanReceiver()
-    try:
-        tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE])
-        warm_up(worker, rx, [tenant])
+    with warm_destination(worker) as (tenant, _, rx):
         ceiling = noop_ceiling()
         return load(worker, rx, [tenant], n), ceiling
-    finally:
-        rx.stop()
 
 
 def alternately(a: Worker, b: Worker, rounds: int):
@@ -816,14 +813,8 @@ def regression(worker: Worker, prev: Path, n: int, low_n: int, runs: int, rounds
     ratios_ab: dict[str, list[float]] = {"A": [], "B": []}
     with CheckoutWorker(prev, vars=WORKER_VARS) as before:
         for r, name, w in alternately(worker, before, rounds):
-            tenant = new_tenant(w)
-            rx = LeanReceiver()
-            try:
-                tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE])
-                warm_up(w, rx, [tenant])
+            with warm_destination(w) as (tenant, _, rx):
                 f = paced_load(w, rx, tenant, low_n, rate)
-            finally:
-                rx.stop()
             runs_ab[name].append(f)
             line(f"round {r + 1}, {name}: publish → arrival p50 / p99",
                  f"{pct(f.latency_ms, 50):.1f} / {pct(f.latency_ms, 99):.1f} ms", "",
