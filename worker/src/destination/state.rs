@@ -86,10 +86,7 @@ impl Destination {
     /// What bounds the delivery runs now: the settings and this destination's throttle.
     pub(super) async fn limits(&self) -> Result<Limits, ApiError> {
         let settings = config::settings(&self.env)?;
-        let throttle = match self.cached_config() {
-            Some(c) => c.max_per_second,
-            None => self.config().await?.and_then(|c| c.max_per_second),
-        };
+        let throttle = self.config().await?.and_then(|c| c.max_per_second);
         Ok(Limits {
             max_in_flight: settings.max_in_flight,
             max_per_second: throttle.map(|n| n.clamp(1, u32::MAX.into()) as u32),
