@@ -487,7 +487,7 @@ mod tests {
             self.ran
                 .borrow_mut()
                 .push((sql.to_string(), params.to_vec()));
-            let mut stmt = self.db.prepare(sql)?;
+            let mut stmt = self.db.prepare_cached(sql)?;
             let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
             let values: Vec<rusqlite::types::Value> = params.iter().map(sql_value).collect();
             let rows = stmt.query_map(rusqlite::params_from_iter(values), |row| {
@@ -515,6 +515,12 @@ mod tests {
         "conversation-post-processing-complete",
     ];
 
+    thread_local! {
+        /// A log the property tests' cases reuse, emptied for each: building
+        /// the schema and preparing every statement again was most of a case.
+        static SPARE: RefCell<Option<rusqlite::Connection>> = const { RefCell::new(None) };
+    }
+
     impl Sqlite {
         fn new() -> Sqlite {
             let db = rusqlite::Connection::open_in_memory().unwrap();
@@ -523,6 +529,26 @@ mod tests {
                 db,
                 ran: RefCell::new(vec![]),
             }
+        }
+
+        /// An empty log like `new`'s, the one the last case on this thread
+        /// gave back (`give_back`) when there is one.
+        fn reused() -> Sqlite {
+            match SPARE.with(|s| s.borrow_mut().take()) {
+                Some(db) => {
+                    db.execute_batch("DELETE FROM deliveries; DELETE FROM sqlite_sequence")
+                        .unwrap();
+                    Sqlite {
+                        db,
+                        ran: RefCell::new(vec![]),
+                    }
+                }
+                None => Sqlite::new(),
+            }
+        }
+
+        fn give_back(self) {
+            SPARE.with(|s| *s.borrow_mut() = Some(self.db));
         }
 
         /// Appends deliveries (type index, state index, created_at).
@@ -694,7 +720,7 @@ mod tests {
             rows in prop::collection::vec((0..TYPES.len(), 0..State::ALL.len(), 0i64..12), 0..40),
             pairs in a_query(),
         ) {
-            let log = Sqlite::new();
+            let log = Sqlite::reused();
             let rows: Vec<(usize, usize, i64)> = rows
                 .into_iter()
                 .map(|(t, s, c)| (t, s, 1_767_225_600_000 + c))
@@ -702,7 +728,9 @@ mod tests {
             log.insert(&rows);
             let q = parsed(&pairs);
             let got = page_through(&log, &q, || {});
-            prop_assert_eq!(got, expected(&log.all(), &q), "{:?}", pairs);
+            let want = expected(&log.all(), &q);
+            log.give_back();
+            prop_assert_eq!(got, want, "{:?}", pairs);
         }
 
         /// Deliveries that arrive while a client pages never show up in that
@@ -713,13 +741,14 @@ mod tests {
             arriving in prop::collection::vec((0..TYPES.len(), 0..State::ALL.len(), 0i64..24), 1..4),
             pairs in a_query(),
         ) {
-            let log = Sqlite::new();
+            let log = Sqlite::reused();
             let at = |(t, s, c): (usize, usize, i64)| (t, s, 1_767_225_600_000 + c);
             log.insert(&rows.into_iter().map(at).collect::<Vec<_>>());
             let before = log.all();
             let q = parsed(&pairs);
             let arriving: Vec<_> = arriving.into_iter().map(at).collect();
             let got = page_through(&log, &q, || log.insert(&arriving));
+            log.give_back();
             prop_assert_eq!(got, expected(&before, &q));
         }
     }
