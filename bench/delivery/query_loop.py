@@ -23,6 +23,7 @@ import httpx
 def main() -> None:
     url, token, shapes, stop = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
     took, errors = [], 0
+    slowest = [0.0] * len(shapes)
     deadline = time.monotonic() + 600
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
         i = 0
@@ -31,11 +32,13 @@ def main() -> None:
             t0 = time.perf_counter()
             r = c.get(path, params=params)
             took.append((time.perf_counter() - t0) * 1000)
+            slowest[i % len(shapes)] = max(slowest[i % len(shapes)], took[-1])
             errors += r.status_code != 200
             i += 1
     took.sort()
     at = lambda p: took[min(len(took) - 1, max(0, round(p / 100 * len(took)) - 1))] if took else float("nan")  # noqa: E731
-    print(json.dumps({"queries": len(took), "errors": errors, "p50_ms": at(50), "p99_ms": at(99)}))
+    print(json.dumps({"queries": len(took), "errors": errors, "p50_ms": at(50), "p99_ms": at(99),
+                      "slowest_ms": [round(x, 1) for x in slowest]}))
 
 
 if __name__ == "__main__":
