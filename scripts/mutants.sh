@@ -49,7 +49,6 @@ step "cargo mutants: $total mutants in core and sdk-wasm, 2 at a time"
 start=$SECONDS
 env -u CARGO_TARGET_DIR cargo mutants --jobs 2 --timeout 20 --output "$out" &
 mutants_pid=$!
-n() { { cat "$results/$1.txt" 2>/dev/null || true; } | grep -c . || true; }
 count() { cat "$results"/{caught,missed,timeout,unviable}.txt 2>/dev/null | wc -l; }
 ticks=0
 while kill -0 "$mutants_pid" 2>/dev/null; do
@@ -67,39 +66,8 @@ case $rc in
   *) echo "mutants.sh: cargo mutants failed (exit $rc); see $results/debug.log" >&2; exit "$rc" ;;
 esac
 
-# scripts/test.sh runs this beside the end-to-end tests, at idle CPU priority
-# (EDGEHOOK_MUTANTS_BESIDE=1). A mutant whose tests ran out of time while the
-# other work had the CPU is not a hang: each that timed out is tested again, now
-# alone, and only a repeated timeout counts as caught.
-if [ "${EDGEHOOK_MUTANTS_BESIDE:-}" = 1 ] && [ -s "$results/timeout.txt" ]; then
-  filters=()
-  while read -r name; do
-    filters+=(-F "^$(sed -E 's/[][\\.+*?(){}|^$]/\\&/g' <<<"$name")\$")
-  done <"$results/timeout.txt"
-  retested=$(n timeout)
-  step "cargo mutants: the $retested that timed out, again on their own"
-  again="$out/again"
-  rm -rf "$again/mutants.out"
-  rc=0
-  env -u CARGO_TARGET_DIR cargo mutants --jobs 2 --timeout 20 --output "$again" "${filters[@]}" || rc=$?
-  case $rc in
-    0 | 2 | 3) ;;
-    *) echo "mutants.sh: cargo mutants failed (exit $rc); see $again/mutants.out/debug.log" >&2; exit "$rc" ;;
-  esac
-  # The filters can match a few more mutants than asked; only those asked about move.
-  cp "$results/timeout.txt" "$out/timed-out.txt"
-  for outcome in caught missed unviable timeout; do
-    grep -x -F -f "$out/timed-out.txt" "$again/mutants.out/$outcome.txt" 2>/dev/null || true
-  done >"$out/again.txt"
-  for outcome in caught missed unviable; do
-    grep -x -F -f "$out/timed-out.txt" "$again/mutants.out/$outcome.txt" >>"$results/$outcome.txt" 2>/dev/null || true
-  done
-  { grep -x -F -f "$out/timed-out.txt" "$again/mutants.out/timeout.txt" 2>/dev/null || true; } >"$results/timeout.txt"
-  # One not tested again (none should be) stays a timeout.
-  grep -v -x -F -f "$out/again.txt" "$out/timed-out.txt" >>"$results/timeout.txt" || true
-fi
-
 # Survivors without line and column, which move with every edit above them.
+n() { { cat "$results/$1.txt" 2>/dev/null || true; } | grep -c . || true; }
 survived="$out/survived.txt"
 { cat "$results/missed.txt" 2>/dev/null || true; } |
   sed -E 's/^([^:]+):[0-9]+:[0-9]+: /\1: /' | sort >"$survived"
@@ -112,8 +80,8 @@ fi
 # One name can stand for several mutants (the same edit twice in one function).
 not_listed=$(grep -c -v -x -F -f "$listed" "$survived" || true)
 elapsed=$((SECONDS - start))
-printf 'mutants: %s total, %s caught, %s timed out%s, %s unviable, %s survived (%s listed as equivalent, %s not listed) in %dm%02ds\n' \
-  "$total" "$(n caught)" "$(n timeout)" "${retested:+ (of $retested tested again alone)}" "$(n unviable)" "$(n missed)" \
+printf 'mutants: %s total, %s caught, %s timed out, %s unviable, %s survived (%s listed as equivalent, %s not listed) in %dm%02ds\n' \
+  "$total" "$(n caught)" "$(n timeout)" "$(n unviable)" "$(n missed)" \
   "$(($(n missed) - not_listed))" "$not_listed" $((elapsed / 60)) $((elapsed % 60))
 if [ -n "$unlisted" ]; then
   echo "mutants.sh: these mutants survived: add a test that catches each, or list it in $equivalent with its reason" >&2

@@ -34,21 +34,8 @@ bash scripts/test-sdk.sh
 step "Python package wheel (maturin), installed into the venv for the tests"
 bash scripts/build-python.sh
 
-# The end-to-end tests spend much of their time waiting (for receivers, retries,
-# timeouts), so mutation testing runs beside them on the CPU time they leave:
-# at idle priority (SCHED_IDLE), which takes none from them. Its output is kept
-# until they finish; a timeout meanwhile is tested again alone (scripts/mutants.sh).
-step "end-to-end, Python package and browser tests against wrangler dev (mutation testing runs meanwhile at idle priority)"
-mutants_log="${CARGO_TARGET_DIR:-$EDGEHOOK_ROOT/target}/mutants.log"
-mkdir -p "$(dirname "$mutants_log")"
-idle=(chrt --idle 0)
-"${idle[@]}" true 2>/dev/null || idle=(nice -n 19)
-EDGEHOOK_MUTANTS_BESIDE=1 setsid "${idle[@]}" bash scripts/mutants.sh >"$mutants_log" 2>&1 &
-mutants_pid=$!
-trap 'kill -- "-$mutants_pid" 2>/dev/null || true' EXIT
+step "end-to-end, Python package and browser tests against wrangler dev"
 "$EDGEHOOK_VENV/bin/python" -m pytest tests -q -p no:cacheprovider "$@"
 
 step "mutation testing of core and the SDK's host-tested modules (EDGEHOOK_SKIP_MUTANTS=1 skips it outside CI)"
-tail -n +1 -f --pid="$mutants_pid" "$mutants_log"
-trap - EXIT
-wait "$mutants_pid"
+bash scripts/mutants.sh
