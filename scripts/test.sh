@@ -35,7 +35,7 @@ step "Python package wheel (maturin), installed into the venv for the tests"
 bash scripts/build-python.sh
 
 step "end-to-end, Python package and browser tests against wrangler dev"
-"$EDGEHOOK_VENV/bin/python" -m pytest tests -q -p no:cacheprovider "$@"
+"$EDGEHOOK_VENV/bin/python" -m pytest tests -q -p no:cacheprovider --durations=15 "$@"
 
 step "mutation testing of core and the SDK's host-tested modules (EDGEHOOK_SKIP_MUTANTS=1 skips it outside CI)"
 bash scripts/mutants.sh
