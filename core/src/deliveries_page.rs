@@ -525,6 +525,10 @@ mod tests {
         fn new() -> Sqlite {
             let db = rusqlite::Connection::open_in_memory().unwrap();
             db.execute_batch(SCHEMA).unwrap();
+            Sqlite::over(db)
+        }
+
+        fn over(db: rusqlite::Connection) -> Sqlite {
             Sqlite {
                 db,
                 ran: RefCell::new(vec![]),
@@ -538,10 +542,7 @@ mod tests {
                 Some(db) => {
                     db.execute_batch("DELETE FROM deliveries; DELETE FROM sqlite_sequence")
                         .unwrap();
-                    Sqlite {
-                        db,
-                        ran: RefCell::new(vec![]),
-                    }
+                    Sqlite::over(db)
                 }
                 None => Sqlite::new(),
             }
