@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation testing of the host-tested code: cargo-mutants changes `core` and the
+# Mutation testing of the host-tested code: cargo-mutants changes `core`, `core/log` and the
 # SDK's pure modules one small edit at a time (the selection and the build
 # profile are in .cargo/mutants.toml) and every change must make a unit test
 # fail, unless scripts/mutants-equivalent.txt lists it with the reason it cannot
@@ -43,11 +43,11 @@ export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261130}"
 export PROPTEST_DISABLE_FAILURE_PERSISTENCE=1
 
 total=$(cargo mutants --list | wc -l)
-step "cargo mutants: $total mutants in core and sdk-wasm, 2 at a time"
+step "cargo mutants: $total mutants in core, core/log and sdk-wasm, 2 at a time"
 # Each job builds in its own copy of the tree with its own target directory: a
 # shared CARGO_TARGET_DIR would make the two jobs wait on each other's lock.
 start=$SECONDS
-env -u CARGO_TARGET_DIR cargo mutants --jobs 2 --timeout 20 --output "$out" &
+env -u CARGO_TARGET_DIR cargo mutants --jobs 2 --timeout 10 --output "$out" &
 mutants_pid=$!
 count() { cat "$results"/{caught,missed,timeout,unviable}.txt 2>/dev/null | wc -l; }
 ticks=0

@@ -13,7 +13,7 @@ bash scripts/setup.sh --browser
 step "lint (cargo fmt --check; clippy -D warnings over every crate, the worker for wasm32)"
 cargo fmt --all -- --check
 bash scripts/build-portal.sh  # the worker embeds the portal's files
-cargo clippy --quiet -p edgehook-core -p edgehook-sdk -p edgehook-verify --all-targets -- -D warnings
+cargo clippy --quiet -p edgehook-core -p edgehook-log -p edgehook-sdk -p edgehook-verify --all-targets -- -D warnings
 cargo clippy --quiet -p edgehook-worker -p edgehook-sdk --target wasm32-unknown-unknown --all-targets -- -D warnings
 # The npm package's default entry: the core without ed25519.
 cargo clippy --quiet -p edgehook-sdk --no-default-features --features bindings --target wasm32-unknown-unknown --all-targets -- -D warnings

@@ -11,7 +11,10 @@
 //! - [`rate_limit`]: the sliding-window limiter that the rate-limit object runs.
 //! - [`delivery`], [`delivery_run`]: the delivery state machine and the
 //!   bookkeeping of one attempt in a destination's log.
-//! - [`deliveries_query`]: the delivery query, its paging and its SQL.
+//!
+//! The rules of a destination's log, written as the SQL its object runs (its
+//! schema, the deliveries query and its paging, the hourly counters,
+//! recovery), are the crate beside this one, `edgehook-log` (`core/log`).
 //! - [`publish`]: the publish quota, idempotency keys and routing by event type.
 //! - [`settings`]: the worker's settings and their defaults.
 //! - [`health`]: which settings, secrets and bindings a deployment lacks.
@@ -20,11 +23,8 @@
 
 pub mod api_key;
 pub mod auth;
-pub mod deliveries_page;
-pub mod deliveries_query;
 pub mod delivery;
 pub mod delivery_run;
-pub mod delivery_stats;
 pub mod destination;
 pub mod destination_health;
 pub mod error;
@@ -33,13 +33,11 @@ pub mod event_catalog;
 pub mod event_types;
 pub mod health;
 pub mod ids;
-pub mod log_schema;
 pub mod operational;
 pub mod pipeline;
 pub mod portal;
 pub mod publish;
 pub mod rate_limit;
-pub mod recovery;
 pub mod request_body;
 pub mod routes;
 pub mod secrets;

@@ -9,11 +9,11 @@ use crate::destination::client::DestinationClient;
 use crate::error::Context;
 use crate::http::{self, internal};
 use crate::{config, store};
-use edgehook_core::deliveries_query::parse_query;
 use edgehook_core::error::ApiError;
-use edgehook_core::recovery::parse_recover;
 use edgehook_core::routes::{Matched, Route};
 use edgehook_core::time::parse_timestamp_ms;
+use edgehook_log::deliveries_query::parse_query;
+use edgehook_log::recovery::parse_recover;
 use worker::{Env, Request, Response};
 
 pub async fn handle(

@@ -1,17 +1,17 @@
 //! What a destination's log keeps beside its deliveries, in the same SQLite
 //! and the same commits: the hourly counters of `GET …/stats`
-//! (`edgehook_core::delivery_stats`), the health ladder's failing streak
+//! (`edgehook_log::delivery_stats`), the health ladder's failing streak
 //! (`edgehook_core::destination_health`), and its recoveries
-//! (`edgehook_core::recovery`) with the deliveries the running one waits for.
+//! (`edgehook_log::recovery`) with the deliveries the running one waits for.
 
 use super::log::{Log, Value};
 use crate::error::Context;
 use crate::http::internal;
 use edgehook_core::delivery::State;
-use edgehook_core::delivery_stats::{Count, HourRow, count_sql, hour_of, range_sql};
 use edgehook_core::destination_health::Health;
 use edgehook_core::error::ApiError;
-use edgehook_core::recovery::{RecoverRequest, Recovery, count_sql as recover_count_sql};
+use edgehook_log::delivery_stats::{Count, HourRow, count_sql, hour_of, range_sql};
+use edgehook_log::recovery::{RecoverRequest, Recovery, count_sql as recover_count_sql};
 use serde::Deserialize;
 use worker::SqlStorageValue;
 

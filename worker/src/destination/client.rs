@@ -6,12 +6,12 @@
 
 use super::{Command, DeliveryConfig, Enqueued, NewDelivery, Page, Recovered, Rotated};
 use crate::objects::{ObjectStub, call, stub};
-use edgehook_core::deliveries_query::DeliveryQuery;
 use edgehook_core::delivery::DeliveryView;
-use edgehook_core::delivery_stats::Stats;
 use edgehook_core::destination::{DestinationChanges, Signing};
 use edgehook_core::error::ApiError;
-use edgehook_core::recovery::{Progress, RecoverRequest};
+use edgehook_log::deliveries_query::DeliveryQuery;
+use edgehook_log::delivery_stats::Stats;
+use edgehook_log::recovery::{Progress, RecoverRequest};
 use worker::Env;
 
 pub struct DestinationClient {

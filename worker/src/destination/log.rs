@@ -1,12 +1,12 @@
 //! A destination's delivery log and queue, in its object's own SQLite (its
-//! tables are `edgehook_core::log_schema`).
+//! tables are `edgehook_log::log_schema`).
 //!
 //! One row per delivery holds its body, type, state and attempt count; a
 //! delivery is queued while `due_at` is set (the time of its next attempt, or
 //! the lease of an attempt in flight). One row per attempt holds its time,
 //! status code, duration, error and the start of the receiver's answer.
 //! Cursors keep the position of each page a client was given; the pages
-//! themselves are read as `edgehook_core::deliveries_page` decides. Every
+//! themselves are read as `edgehook_log::deliveries_page` decides. Every
 //! change of a delivery's state also moves it between the hourly counters
 //! (`super::bookkeeping`). Writes made without an `await` between them
 //! commit together, so a run's records, the queue and the counters never
@@ -15,17 +15,17 @@
 use super::{NewDelivery, Page};
 use crate::error::Context;
 use crate::http::internal;
-use edgehook_core::deliveries_page::{
-    Cursor, LogReader, LogRow, Param, Position, query_key, read_page, snapshot,
-};
-use edgehook_core::deliveries_query::DeliveryQuery;
 use edgehook_core::delivery::{AttemptView, DeliveryView, State};
 use edgehook_core::delivery_run::{Due, Settled};
-use edgehook_core::delivery_stats::Count;
 use edgehook_core::destination_health::Health;
 use edgehook_core::error::ApiError;
-use edgehook_core::log_schema::full_schema;
 use edgehook_core::time::rfc3339_ms;
+use edgehook_log::deliveries_page::{
+    Cursor, LogReader, LogRow, Param, Position, query_key, read_page, snapshot,
+};
+use edgehook_log::deliveries_query::DeliveryQuery;
+use edgehook_log::delivery_stats::Count;
+use edgehook_log::log_schema::full_schema;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use std::cell::{Cell, RefCell};

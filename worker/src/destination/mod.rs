@@ -31,12 +31,12 @@ pub mod recovery;
 pub mod run;
 pub mod state;
 
-use edgehook_core::deliveries_query::DeliveryQuery;
 use edgehook_core::delivery::DeliveryView;
 use edgehook_core::destination::{
     DestinationChanges, DestinationView, Kind, NewDestination, Signing,
 };
-use edgehook_core::recovery::RecoverRequest;
+use edgehook_log::deliveries_query::DeliveryQuery;
+use edgehook_log::recovery::RecoverRequest;
 use serde::{Deserialize, Serialize};
 
 /// What delivery needs to know of the destination, kept in sync by every change.

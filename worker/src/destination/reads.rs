@@ -4,9 +4,9 @@
 use super::Page;
 use super::state::Destination;
 use crate::config;
-use edgehook_core::deliveries_query::DeliveryQuery;
 use edgehook_core::delivery::DeliveryView;
 use edgehook_core::error::ApiError;
+use edgehook_log::deliveries_query::DeliveryQuery;
 
 impl Destination {
     pub async fn list(&self, q: &DeliveryQuery) -> Result<Page, ApiError> {

@@ -1,17 +1,17 @@
 //! Recovering a time range of a destination's deliveries and reading its
 //! health: `POST …/recover` (with its dry run), `GET …/recover/{id}`, and
 //! `GET …/stats` from the hourly counters. A recovery reopens a batch at a
-//! time (`edgehook_core::recovery`); the run takes the next batch whenever
+//! time (`edgehook_log::recovery`); the run takes the next batch whenever
 //! the queue runs dry, so a restart resumes it from its stored position.
 
 use super::Recovered;
 use super::state::Destination;
 use crate::config;
-use edgehook_core::delivery_stats::{HOUR_MS, MAX_RANGE_MS, Stats, hour_of, summarize};
 use edgehook_core::error::ApiError;
 use edgehook_core::ids::new_id;
-use edgehook_core::recovery::{Progress, RecoverRequest, Recovery};
 use edgehook_core::time::rfc3339_ms;
+use edgehook_log::delivery_stats::{HOUR_MS, MAX_RANGE_MS, Stats, hour_of, summarize};
+use edgehook_log::recovery::{Progress, RecoverRequest, Recovery};
 use std::rc::Rc;
 
 impl Destination {

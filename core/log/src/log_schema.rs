@@ -13,7 +13,7 @@
 //! - `stats_hourly`: counters per hour for `GET …/stats`
 //!   ([`crate::delivery_stats`]).
 //! - `destination_health`: the failing streak of the health ladder
-//!   ([`crate::destination_health`]), one row.
+//!   ([`edgehook_core::destination_health`]), one row.
 //! - `recoveries` and `recovery_members`: the destination's recoveries
 //!   ([`crate::recovery`]) and the deliveries the running one reopened and
 //!   waits for.

@@ -25,7 +25,7 @@
 //! page that reaches it is read.
 
 use crate::deliveries_query::{DeliveryQuery, SortField};
-use crate::delivery::State;
+use edgehook_core::delivery::State;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -690,7 +690,7 @@ mod tests {
                 if let Some(t) = ty {
                     q.push(("type".into(), TYPES[t].into()));
                 }
-                let ts = |ms: i64| crate::time::rfc3339_ms(1_767_225_600_000 + ms);
+                let ts = |ms: i64| edgehook_core::time::rfc3339_ms(1_767_225_600_000 + ms);
                 if let Some(a) = after {
                     q.push(("created_after".into(), ts(a)));
                 }

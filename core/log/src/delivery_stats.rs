@@ -10,8 +10,8 @@
 //! that hour: how many, how many succeeded, and their durations in a
 //! histogram whose buckets give the percentiles.
 
-use crate::delivery::State;
-use crate::destination_health::HealthReport;
+use edgehook_core::delivery::State;
+use edgehook_core::destination_health::HealthReport;
 use serde::{Deserialize, Serialize};
 
 /// An hour in milliseconds.

@@ -6,9 +6,9 @@
 //! the page after one it answered: a small integer whatever the log's size,
 //! always a safe JSON number.
 
-use crate::delivery::State;
-use crate::error::{ApiError, FieldError};
-use crate::time::parse_timestamp_ms;
+use edgehook_core::delivery::State;
+use edgehook_core::error::{ApiError, FieldError};
+use edgehook_core::time::parse_timestamp_ms;
 use serde::{Deserialize, Serialize};
 
 pub const MAX_LIMIT: i64 = 50;

@@ -11,10 +11,10 @@
 //! last delivery reopened) in the object's storage: a restart resumes it where
 //! it stood. One recovery runs at a time per destination.
 
-use crate::delivery::State;
-use crate::destination::parse_json_object;
-use crate::error::{ApiError, FieldError};
-use crate::time::parse_timestamp_ms;
+use edgehook_core::delivery::State;
+use edgehook_core::destination::parse_json_object;
+use edgehook_core::error::{ApiError, FieldError};
+use edgehook_core::time::parse_timestamp_ms;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
