@@ -48,7 +48,10 @@ regression`):
             page) timed 100 times against ≤ 50 ms p99, alternately with the
             same shape on a log of 1,100; then publish→arrival p99 at 20/s on
             that destination while another process runs the shapes back to
-            back, against the same idle (≤ 1.5×), alternately.
+            back, against the same idle (≤ 1.5×), alternately; beside it the
+            same client on another destination's log, and one asking only
+            `GET /healthz` back to back: what any busy client costs the local
+            runtime's one thread (its floor).
 - regression: the publish part's ratio to the no-op ceiling, 3 runs (median
             ≥ 0.35×); then the low-rate publish→arrival p50/p99 of this build
             (A) and of the previous main (B, a built checkout given by --prev,
@@ -953,13 +956,16 @@ def query_log(worker: Worker, size: int, fill_seconds: float, runs: int, rounds:
         # client runs the shapes back to back on it, and while the same client
         # runs them on the small log, another destination's object. Under
         # `wrangler dev` every object and the Worker share one thread, so the
-        # third shows what any back-to-back client costs there; on Cloudflare
+        # third shows what a back-to-back client of the same queries costs
+        # there, and the fourth what one costs that asks for nothing (`GET
+        # /healthz`, no object): the runtime's own floor. On Cloudflare
         # another destination's object runs apart.
         loads = {
             "idle": None,
             "queries on this destination": (big.token, json.dumps([[log_path, q] for q in shapes["large"].values()])),
             "queries on another destination": (small.token,
                                                json.dumps([[logs["small"][1], q] for q in shapes["small"].values()])),
+            "GET /healthz": ("", json.dumps([["/healthz", {}]])),
         }
         latency: dict[str, list[float]] = {name: [] for name in loads}
         for r in range(rounds):
@@ -985,12 +991,15 @@ def query_log(worker: Worker, size: int, fill_seconds: float, runs: int, rounds:
         for c in clients:
             c.close()
         rx.stop()
-    i99, b99, o99 = (pct(latency[name], 99) for name in loads)
+    i99, b99, o99, h99 = (pct(latency[name], 99) for name in loads)
     line(f"publish → arrival p99 at {rate:g}/s, queried / idle", f"{b99:.1f} / {i99:.1f} ms", "target ≤ 1.5× idle",
          f"{b99 / i99:.2f}×")
     line("the same, queries on another destination / idle (the local runtime's one thread)",
          f"{o99:.1f} / {i99:.1f} ms", "", f"{o99 / i99:.2f}×; queried on this / on another destination "
          f"{b99 / o99:.2f}×")
+    line("the same, GET /healthz back to back / idle (the runtime's floor)",
+         f"{h99:.1f} / {i99:.1f} ms", "", f"{h99 / i99:.2f}×; queried on this destination / this floor "
+         f"{b99 / h99:.2f}×")
 
 
 def ts(s: str) -> float:

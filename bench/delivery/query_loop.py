@@ -4,7 +4,7 @@ not hold up the publishing client's clock in bench.py.
 
     python query_loop.py URL TOKEN SHAPES_JSON STOP_FILE
 
-SHAPES_JSON is a list of [path, params] pairs, queried in turn, over one
+SHAPES_JSON is a list of [path, params] pairs (TOKEN empty: no credentials), queried in turn, over one
 keep-alive connection, until STOP_FILE exists (or 10 minutes passed). Prints
 one JSON line: queries made, their answers other than 200, and their p50 and
 p99 in ms.
@@ -25,7 +25,8 @@ def main() -> None:
     took, errors = [], 0
     slowest = [0.0] * len(shapes)
     deadline = time.monotonic() + 600
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as c:
         i = 0
         while not os.path.exists(stop) and time.monotonic() < deadline:
             path, params = shapes[i % len(shapes)]
