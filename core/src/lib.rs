@@ -11,15 +11,15 @@
 //! - [`rate_limit`]: the sliding-window limiter that the rate-limit object runs.
 //! - [`delivery`], [`delivery_run`]: the delivery state machine and the
 //!   bookkeeping of one attempt in a destination's log.
-//!
-//! The rules of a destination's log, written as the SQL its object runs (its
-//! schema, the deliveries query and its paging, the hourly counters,
-//! recovery), are the crate beside this one, `edgehook-log` (`core/log`).
 //! - [`publish`]: the publish quota, idempotency keys and routing by event type.
 //! - [`settings`]: the worker's settings and their defaults.
 //! - [`health`]: which settings, secrets and bindings a deployment lacks.
 //! - [`request_body`]: a request body read with a cap.
 //! - [`time`]: RFC 3339 formatting used in every response.
+//!
+//! The rules of a destination's log, written as the SQL its object runs (its
+//! schema, the deliveries query and its paging, the hourly counters,
+//! recovery), are the crate beside this one, `edgehook-log` (`core/log`).
 
 pub mod api_key;
 pub mod auth;
