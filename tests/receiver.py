@@ -33,6 +33,9 @@ class Reply:
     body: bytes = b""
     delay: float = 0.0
     drop_connection: bool = False
+    # Sent with `Transfer-Encoding: chunked` (in chunks of 16 KiB) instead of
+    # a `Content-Length`, unless `headers` gives one as well.
+    chunked: bool = False
 
 
 @dataclass
@@ -172,13 +175,21 @@ class Receiver:
                 self.send_response(reply.status)
                 for k, v in reply.headers.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", str(len(reply.body)))
+                if reply.chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
-                if reply.body:
-                    try:
+                try:
+                    if reply.chunked:
+                        for at in range(0, len(reply.body), 16 << 10):
+                            chunk = reply.body[at:at + (16 << 10)]
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.write(b"0\r\n\r\n")
+                    elif reply.body:
                         self.wfile.write(reply.body)
-                    except OSError:
-                        pass  # the client stopped reading (a capped answer)
+                except OSError:
+                    pass  # the client stopped reading (a capped answer)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 

@@ -23,6 +23,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from delivery_helpers import (CONVERSATION, conversation_event,  # noqa: F401
@@ -196,6 +197,24 @@ def test_detail_shows_the_start_of_the_receivers_answer_never_the_list(engine, o
         assert second["response_body"] == "x" * 4096 and second["response_body_truncated"] is True
         listed = list_deliveries(org, dest)["webhook_deliveries"][0]["delivery_attempts"]
         assert all("response_body" not in a for a in listed), listed
+
+
+@pytest.mark.parametrize("reply", [
+    Reply(200, body=b"y" * (1 << 20)),
+    Reply(200, body=b"y" * (1 << 20), chunked=True),
+    Reply(200, body=b"y" * 100, chunked=True),
+    Reply(200, body=b"y" * 8192),
+], ids=["1 MiB with its length", "1 MiB chunked", "100 B chunked", "8 KB with its length"])
+def test_an_answer_is_kept_to_4_kb_however_it_is_framed(engine, org, reply):
+    """Read in one piece when its length is fixed within the 8 KB cap, as a
+    capped stream otherwise: either way the excerpt is its start, at most 4 KB."""
+    with Receiver(default=reply) as rx:
+        dest, _ = org.create_destination(url=rx.url, accepted_types=[CONVERSATION])
+        [delivery] = publish(org, conversation_event(org.org_id))["delivery_ids"]
+        [attempt] = wait_for_state(org, dest, delivery, "success", timeout=20)["delivery_attempts"]
+        kept = reply.body[:4096].decode()
+        assert attempt["response_body"] == kept
+        assert attempt["response_body_truncated"] is (len(reply.body) > 4096)
 
 
 def test_half_failed_delete_and_rotation_are_safe_to_retry():

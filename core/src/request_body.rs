@@ -22,6 +22,21 @@ pub fn declared_length(content_length: Option<&str>) -> Option<usize> {
         .map(|v| v.parse::<usize>().unwrap_or(usize::MAX))
 }
 
+/// The length of a body that HTTP framing fixes at most `limit` bytes: a
+/// well-formed `Content-Length` within the limit and no `Transfer-Encoding`
+/// (which would override it). Such a body, if never decoded, can be read in
+/// one piece: the runtime reads no more of the connection than it declared.
+pub fn framed_within(
+    content_length: Option<&str>,
+    transfer_encoding: Option<&str>,
+    limit: usize,
+) -> Option<usize> {
+    if transfer_encoding.is_some() {
+        return None;
+    }
+    declared_length(content_length).filter(|len| *len <= limit)
+}
+
 impl CappedBody {
     /// Starts reading a body of at most `limit` bytes. A `Content-Length` over
     /// the limit is refused (413) before anything is read; a declared length
@@ -119,6 +134,19 @@ mod tests {
                 .status,
             413
         );
+    }
+
+    #[test]
+    fn only_a_length_that_framing_fixes_within_the_limit_is_read_whole() {
+        assert_eq!(framed_within(Some("10"), None, 10), Some(10));
+        assert_eq!(framed_within(Some(" 0 "), None, 10), Some(0));
+        assert_eq!(framed_within(Some("11"), None, 10), None);
+        // Chunking overrides a declared length, whatever it says.
+        assert_eq!(framed_within(Some("10"), Some("chunked"), 10), None);
+        assert_eq!(framed_within(Some("1"), Some(""), 10), None);
+        for nonsense in [None, Some(""), Some("lots"), Some("-1"), Some("1e3")] {
+            assert_eq!(framed_within(nonsense, None, 10), None, "{nonsense:?}");
+        }
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! came back, as an [`Outcome`] for the state machine in `edgehook_core::delivery`.
 //!
 //! At most the first 8 KB of the receiver's answer is read and the rest is
-//! cancelled: the answer is always read as a stream with that cap, whatever
-//! its `Content-Length` or `Transfer-Encoding` say. It is never decoded: the
+//! cancelled: the answer is read as a stream with that cap, unless HTTP
+//! framing fixes its length within it (a `Content-Length` of at most 8 KB and
+//! no `Transfer-Encoding`), when it is read in one piece. It is never decoded: the
 //! request asks for an uncompressed answer (`accept-encoding: identity`) and
 //! tells the runtime to hand over the bytes as they came
 //! (`encodeResponseBody: "manual"`), since a runtime that decodes `gzip` or
@@ -14,10 +15,11 @@
 use crate::http::read_chunks;
 use edgehook_core::delivery::{NoAnswer, Outcome, parse_retry_after};
 use edgehook_core::delivery_run::{ANSWER_READ_LIMIT_BYTES, AnswerExcerpt, excerpt};
+use edgehook_core::request_body::framed_within;
 use futures_util::future::{Either, select};
 use std::time::Duration;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::js_sys::Reflect;
+use worker::js_sys::{Reflect, Uint8Array};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{
     Headers, RequestInit, RequestRedirect, Response as JsResponse, WorkerGlobalScope,
@@ -130,8 +132,9 @@ async fn send(
         let resp: JsResponse = JsFuture::from(global.fetch_with_str_and_init(url, init))
             .await?
             .unchecked_into();
-        let retry_after = resp.headers().get("retry-after").ok().flatten();
-        let (read, more) = read_answer(&resp).await?;
+        let headers = resp.headers();
+        let retry_after = headers.get("retry-after").ok().flatten();
+        let (read, more) = read_answer(&resp, &headers).await?;
         Ok::<_, JsValue>((resp.status(), retry_after, read, more))
     };
     let timeout = Delay::from(Duration::from_millis(
@@ -169,11 +172,23 @@ async fn send(
     }
 }
 
-/// The start of the receiver's answer as decoded, at most
-/// `ANSWER_READ_LIMIT_BYTES`, and whether there was more. It is read chunk by
-/// chunk up to the limit whatever its headers say; the rest is never
-/// buffered (nor, once the attempt is aborted, decoded).
-async fn read_answer(resp: &JsResponse) -> Result<(Vec<u8>, bool), JsValue> {
+/// The start of the receiver's answer, at most `ANSWER_READ_LIMIT_BYTES`, and
+/// whether there was more. An answer whose length HTTP framing fixes within
+/// the limit (it is never decoded) is read in one piece; any other is read
+/// chunk by chunk up to the limit, and the rest is never buffered.
+async fn read_answer(resp: &JsResponse, headers: &Headers) -> Result<(Vec<u8>, bool), JsValue> {
+    let framed = framed_within(
+        headers.get("content-length")?.as_deref(),
+        headers.get("transfer-encoding")?.as_deref(),
+        ANSWER_READ_LIMIT_BYTES,
+    );
+    if framed.is_some() {
+        let whole = JsFuture::from(resp.array_buffer()?).await?;
+        let mut read = Uint8Array::new(&whole).to_vec();
+        let more = read.len() > ANSWER_READ_LIMIT_BYTES;
+        read.truncate(ANSWER_READ_LIMIT_BYTES);
+        return Ok((read, more));
+    }
     let Some(stream) = resp.body() else {
         return Ok((Vec::new(), false));
     };

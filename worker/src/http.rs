@@ -3,7 +3,7 @@
 
 use crate::error::Context;
 use edgehook_core::error::ApiError;
-use edgehook_core::request_body::CappedBody;
+use edgehook_core::request_body::{CappedBody, framed_within};
 use serde::Serialize;
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::{JsCast, JsValue};
@@ -65,9 +65,17 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// the limit plus one chunk. What is left of a body is dropped by the runtime
 /// once the answer is sent.
 pub async fn body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let mut capped = CappedBody::new(limit, header(req, "content-length").as_deref())?;
+    let content_length = header(req, "content-length");
+    let mut capped = CappedBody::new(limit, content_length.as_deref())?;
     let unreadable = |_| ApiError::BadRequest("the request body could not be read".into());
-    if capped.declared_length().is_some() && header(req, "transfer-encoding").is_none() {
+    let transfer_encoding = header(req, "transfer-encoding");
+    if framed_within(
+        content_length.as_deref(),
+        transfer_encoding.as_deref(),
+        limit,
+    )
+    .is_some()
+    {
         let whole = req.inner().array_buffer().map_err(unreadable)?;
         let bytes = JsFuture::from(whole).await.map_err(unreadable)?;
         capped.push(&Uint8Array::new(&bytes).to_vec())?;
@@ -86,14 +94,17 @@ pub async fn body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> 
 }
 
 /// Reads `stream` chunk by chunk, handing each to `take` until the stream ends,
-/// `take` answers `false` (nothing more is read) or fails. The reader's lock is
-/// released however it ends, so the runtime can cancel what was not read.
+/// `take` answers `false` (nothing more is read) or fails. Unless the stream
+/// ended, the reader's lock is released, so the runtime can cancel what was
+/// not read (a stream read to its end has nothing left, and releasing its
+/// lock would only make the runtime build an error for the reader).
 pub async fn read_chunks<E>(
     stream: ReadableStream,
     mut take: impl FnMut(&[u8]) -> Result<bool, E>,
     unreadable: impl Fn(JsValue) -> E,
 ) -> Result<(), E> {
     let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    // Ok(true): the stream ended.
     let read = async {
         loop {
             let next: ReadableStreamReadResult = JsFuture::from(reader.read())
@@ -101,16 +112,18 @@ pub async fn read_chunks<E>(
                 .map_err(&unreadable)?
                 .unchecked_into();
             if next.get_done().unwrap_or(true) {
-                return Ok(());
+                return Ok(true);
             }
             if !take(&Uint8Array::new(&next.get_value()).to_vec())? {
-                return Ok(());
+                return Ok(false);
             }
         }
     };
     let outcome = read.await;
-    reader.release_lock();
-    outcome
+    if !matches!(outcome, Ok(true)) {
+        reader.release_lock();
+    }
+    outcome.map(drop)
 }
 
 /// Reads a body that may be empty (operator calls with all-default fields).

@@ -198,7 +198,10 @@ impl Destination {
     /// Waits for the first of: an attempt ending (returned), deliveries
     /// stored meanwhile, or `until`. The timer for `until` is kept in `timer`
     /// and reused while the run waits for the same moment (usually its
-    /// budget's end), rather than set and cleared at every wait.
+    /// budget's end), rather than set and cleared at every wait. A wait with
+    /// no moment keeps the timer too: under steady traffic the run waits with
+    /// and without its budget's end by turns (its queue drained, then woken),
+    /// and a timer that fires early only has the run look again.
     pub(super) async fn next_event(
         &self,
         attempts: &mut Attempts<'_>,
@@ -207,7 +210,7 @@ impl Destination {
         now: i64,
     ) -> Option<Finished> {
         match until {
-            None => *timer = None,
+            None => {}
             Some(t) if timer.as_ref().is_some_and(|(at, _)| *at == t) => {}
             Some(t) => {
                 let delay = Delay::from(Duration::from_millis((t - now).max(0) as u64));
