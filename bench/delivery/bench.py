@@ -27,7 +27,7 @@ measures the targets of issue 7:
 - retry:    scheduled vs actual time of every retry (receiver answers 500).
 
 The parts for issue 13 run only when named (`bench.py slow held querylog
-regression`):
+share regression`):
 
 - slow:     a receiver answering every request after 1 s, 120 events
             published at once to one destination with the default window of 6:
@@ -52,6 +52,14 @@ regression`):
             same client on another destination's log, and one asking only
             `GET /healthz` back to back: what any busy client costs the local
             runtime's one thread (its floor).
+- share:    what the publish figure measures under `wrangler dev`: 2000 events
+            at c=10 (after the no-op ceiling) to an organization with no
+            destination, with one paused destination (each event stored as
+            `skipped`, none sent) and with one active destination; then the
+            active case in a worker started with EDGEHOOK_MAX_IN_FLIGHT 1, 6
+            and 64, each with the CPU time of workerd's busiest thread (the
+            isolates' one thread, from /proc) for the 2000 publishes and their
+            deliveries.
 - regression: the publish part's ratio to the no-op ceiling, 3 runs (median
             ≥ 0.35×); then the low-rate publish→arrival p50/p99 of this build
             (A) and of the previous main (B, a built checkout given by --prev,
@@ -783,6 +791,59 @@ def publish_vs_ceiling(worker: Worker, n: int) -> tuple[Figures, dict]:
         return load(worker, rx, [tenant], n), ceiling
 
 
+def thread_cpu_s() -> dict[tuple[str, str], float]:
+    """CPU seconds of every thread of every workerd process, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() != "workerd":
+                continue
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+                out[(pid, tid)] = (int(fields[11]) + int(fields[12])) / tick
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return out
+
+
+def share(worker: Worker, n: int) -> None:
+    """How the publish figure at c=10 depends on what the one thread also does:
+    no destination, a paused one, an active one; then the window of attempts."""
+    print(f"share: {n} events at c={CONCURRENCY} after the no-op ceiling, by what each event costs beside its publish")
+    rx = LeanReceiver()
+    try:
+        for case in ("no destination", "one paused destination", "one active destination"):
+            tenant = new_tenant(worker)
+            if case != "no destination":
+                tenant.create_destination(url=rx.url, accepted_types=[EVENT_TYPE],
+                                          is_active=case.endswith("active destination"))
+            wrk_publish(worker.url, [(publish_path(tenant), tenant.token)], WARMUP_REQUESTS, 60)
+            ceiling = noop_ceiling()
+            start = len(rx.arrivals)
+            answers = wrk_publish(worker.url, [(publish_path(tenant), tenant.token)], n, 60 + n / 5)
+            ids = {d for a in answers if a.status == 202 for d in a.delivery_ids}
+            f = figures(answers, collect(rx, start, ids, 60 + len(ids) / 20))
+            line(f"{case}: publish / ceiling", f"{f.publish_per_s:.0f} / {ceiling['rps']:.0f} req/s", "",
+                 f"{f.publish_per_s / ceiling['rps']:.2f}×")
+            tenant.close()
+    finally:
+        rx.stop()
+    print(f"\nshare: one active destination, {n} events at c={CONCURRENCY}, by the window of attempts "
+          "(a worker started for each)")
+    for window in (1, 6, 64):
+        with Worker(vars={**WORKER_VARS, "EDGEHOOK_MAX_IN_FLIGHT": str(window)}) as w:
+            with warm_destination(w) as (tenant, _, rx):
+                ceiling = noop_ceiling()
+                before = thread_cpu_s()
+                f = load(w, rx, [tenant], n)
+                after = thread_cpu_s()
+        busiest = max(v - before.get(k, 0.0) for k, v in after.items())
+        line(f"window {window}: publish / ceiling", f"{f.publish_per_s:.0f} / {ceiling['rps']:.0f} req/s", "",
+             f"{f.publish_per_s / ceiling['rps']:.2f}×; delivered {f.delivered_per_s:.0f}/s, "
+             f"backlog {f.backlog_s:.2f} s, busiest workerd thread {busiest:.2f} s CPU")
+
+
 def alternately(a: Worker, b: Worker, rounds: int):
     """(round, "A" or "B", worker) for `rounds` rounds of A then B."""
     for r in range(rounds):
@@ -1006,7 +1067,8 @@ def ts(s: str) -> float:
     return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 
 
-PARTS = ("lowrate", "publish", "fanout", "logsize", "retry", "slow", "held", "querylog", "regression")
+PARTS = ("lowrate", "publish", "fanout", "logsize", "retry", "slow", "held", "querylog", "share",
+         "regression")
 DEFAULT_PARTS = ("lowrate", "publish", "fanout", "logsize", "retry")
 
 
@@ -1066,6 +1128,9 @@ def main() -> int:
         if "querylog" in parts:
             query_log(worker, args.query_log, args.fill_seconds, args.query_runs, args.rounds,
                       args.low_rate_events // 2)
+            print()
+        if "share" in parts:
+            share(worker, args.events)
             print()
         if "regression" in parts:
             regression(worker, args.prev, args.events, args.low_rate_events, args.runs, args.rounds)
