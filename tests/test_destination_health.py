@@ -339,6 +339,49 @@ def test_operational_destinations_have_their_own_api_and_limit(engine, org):
     assert r.status_code == 422
 
 
+def test_an_operational_destination_has_its_stats_and_recovers_its_failures(engine, org):
+    with Receiver([Reply(500), Reply(500)]) as rx:
+        r = org.client.post(ops_path(org), json={"url": rx.url, "retry_attempts": 1,
+                                                 "accepted_types": ["destination.created"]})
+        assert r.status_code == 201, r.text
+        ops, secret = r.json()["webhook_destination_id"], r.json()["secret"]
+        org.create_destination()  # its destination.created fails twice, for good
+        first, _ = rx.wait_for(2, timeout=20)
+
+        def path(suffix: str) -> str:
+            return ops_path(org, ops + suffix)
+
+        deadline = time.monotonic() + 20
+        while True:
+            [failed] = org.client.get(path("/delivery")).json()["webhook_deliveries"]
+            if failed["state"] == "failed":
+                break
+            assert time.monotonic() < deadline, failed
+            time.sleep(0.2)
+        stats = org.client.get(path("/stats"))
+        assert stats.status_code == 200, stats.text
+        assert stats.json()["deliveries"]["failed"] == 1 and stats.json()["attempts"] == 2
+        since = iso(datetime.now(timezone.utc) - timedelta(minutes=5))
+        rec = org.client.post(path("/recover"), json={"since": since})
+        assert rec.status_code == 202, rec.text
+        assert rec.json()["count"] == 1
+        again = rx.wait_for(3, timeout=20)[2]
+        assert [e["type"] for e in events_of(rx, secret)] == ["destination.created"] * 3
+        assert again.header("webhook-id") == first.header("webhook-id")  # the same delivery, sent again
+        deadline = time.monotonic() + 20
+        while True:
+            p = org.client.get(path(f"/recover/{rec.json()['recovery_id']}")).json()
+            if p["state"] == "done":
+                break
+            assert time.monotonic() < deadline, p
+            time.sleep(0.2)
+        assert p == {"state": "done", "count": 1, "done": 1, "failed": 0}
+        # Under the other kind's paths it is unknown.
+        assert org.client.get(org.destination_path(ops, "/stats")).status_code == 404
+        assert org.client.post(org.destination_path(ops, "/recover"),
+                               json={"since": since}).status_code == 404
+
+
 def test_operational_destinations_need_the_destination_permissions(engine, org):
     reader = new_user(engine, org.org_id, permissions=("Webhook:GetWebhookDestination",))
     try:

@@ -233,6 +233,27 @@ pub const ROUTES: &[RouteSpec] = &[
         RateClass::Standard,
     ),
     spec(
+        Route::RecoverDeliveries,
+        "POST",
+        "/v1/{organization}/operational_destination/{operational_destination_id}/recover",
+        Some(auth::UPDATE_DESTINATION),
+        RateClass::Standard,
+    ),
+    spec(
+        Route::GetRecovery,
+        "GET",
+        "/v1/{organization}/operational_destination/{operational_destination_id}/recover/{recovery_id}",
+        Some(auth::GET_DELIVERIES),
+        RateClass::Standard,
+    ),
+    spec(
+        Route::DestinationStats,
+        "GET",
+        "/v1/{organization}/operational_destination/{operational_destination_id}/stats",
+        Some(auth::GET_DELIVERIES),
+        RateClass::Standard,
+    ),
+    spec(
         Route::SendTestEvent,
         "POST",
         "/v1/{organization}/webhook_destination/{webhook_destination_id}/test",

@@ -1,8 +1,8 @@
 //! `/v1/{organization}/webhook_destination/{id}/delivery…` (and the same for
 //! operational destinations): the seed API's delivery query, plus one
-//! delivery with its attempts and the manual retry; and, for webhook
-//! destinations, recovering a time range and the destination's stats. All
-//! are served by the destination's object from its own log.
+//! delivery with its attempts and the manual retry, recovering a time range
+//! and the destination's stats. All are served by the destination's object
+//! from its own log.
 
 use crate::context::Caller;
 use crate::destination::client::DestinationClient;
