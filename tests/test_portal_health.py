@@ -362,9 +362,13 @@ def test_operational_destinations_have_their_own_heading_list_form_and_page(
     assert sorted(listed["Alerts"]["accepted_types"]) == ["delivery.exhausted", "destination.failing"]
     second = listed["Alerts"]["id"]
     assert page.url.endswith(f"#/o/{second}")
-    # Its page has its log but no stats or recovery (the API has neither for it).
+    # Its page has its log, its activity and recovery, read from its own paths.
     expect(page.get_by_role("heading", name="Deliveries", exact=True)).to_be_visible()
-    expect(region(page, "Recover since…")).to_have_count(0)
+    expect(region(page, "Activity by hour").locator("[data-figure=deliveries]")).to_have_text("0")
+    recover = region(page, "Recover since…")
+    recover.get_by_role("button", name="Count deliveries").click()
+    expect(recover.get_by_test_id("recover-count")).to_have_text(
+        "No delivery matches: nothing would be sent again.")
 
     # The same edit view.
     page.get_by_role("button", name="Edit").click()

@@ -358,18 +358,20 @@ export class Api {
     return this.call("POST", this.dest(id, `/delivery/${encodeURIComponent(deliveryId)}/retry`, kind));
   }
 
-  /** Health over `[since, until]` (whole hours, at most 30 days). Webhook destinations only. */
-  stats(id: string, since: string, until?: string): Promise<DestinationStats> {
-    return this.call("GET", this.dest(id, "/stats"), undefined, { since, until });
+  /** Health over `[since, until]` (whole hours, at most 30 days). */
+  stats(id: string, since: string, kind: Kind = "webhook"): Promise<DestinationStats> {
+    return this.call("GET", this.dest(id, "/stats", kind), undefined, { since });
   }
 
-  /** Starts a recovery (or, with `dry_run`, only counts). Webhook destinations only. */
-  recover(id: string, body: RecoverRequest): Promise<{ recovery_id: string | null; count: number }> {
-    return this.call("POST", this.dest(id, "/recover"), body);
+  /** Starts a recovery (or, with `dry_run`, only counts). */
+  recover(id: string, body: RecoverRequest, kind: Kind = "webhook"): Promise<{
+    recovery_id: string | null; count: number;
+  }> {
+    return this.call("POST", this.dest(id, "/recover", kind), body);
   }
 
-  recovery(id: string, recoveryId: string): Promise<RecoveryProgress> {
-    return this.call("GET", this.dest(id, `/recover/${encodeURIComponent(recoveryId)}`));
+  recovery(id: string, recoveryId: string, kind: Kind = "webhook"): Promise<RecoveryProgress> {
+    return this.call("GET", this.dest(id, `/recover/${encodeURIComponent(recoveryId)}`, kind));
   }
 
   sendTestEvent(id: string, type: string): Promise<{ delivery_id: string }> {

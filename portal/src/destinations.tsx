@@ -485,10 +485,8 @@ export function DestinationPage({ id, kind }: { id: string; kind: Kind }) {
           </div>
 
           <HealthPanel dest={dest} kind={kind} />
-          {kind === "webhook" && <StatsPanel destinationId={id} version={logVersion} />}
-          {kind === "webhook" && (
-            <RecoverPanel destinationId={id} onFinished={() => setLogVersion((v) => v + 1)} />
-          )}
+          <StatsPanel destinationId={id} kind={kind} version={logVersion} />
+          <RecoverPanel destinationId={id} kind={kind} onFinished={() => setLogVersion((v) => v + 1)} />
 
           {kind === "webhook" && <section class="panel" aria-labelledby="test-title">
             <h2 id="test-title">Send a test event</h2>

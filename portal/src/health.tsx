@@ -39,19 +39,19 @@ export function ActiveBadge({ dest }: { dest: Pick<Destination, "is_active" | "d
 /**
  * The destination's failing streak (its last warning, since when, when it is
  * disabled), as its stats answer it; `undefined` while it loads, `null` when
- * it cannot be read (an operational destination has no stats).
+ * it cannot be read (without the permission to read deliveries).
  */
 function useStreak(dest: Destination, kind: Kind): DestinationHealth | null | undefined {
   const { api, session } = usePortal();
   const [streak, setStreak] = useState<DestinationHealth | null | undefined>(undefined);
   useEffect(() => {
     setStreak(undefined);
-    if (kind !== "webhook" || !session.perms.includes(PERM.deliveries)) {
+    if (!session.perms.includes(PERM.deliveries)) {
       setStreak(null);
       return;
     }
     let live = true;
-    api.stats(dest.id, new Date(Date.now() - HOUR_MS).toISOString())
+    api.stats(dest.id, new Date(Date.now() - HOUR_MS).toISOString(), kind)
       .then((s) => live && setStreak(s.health), () => live && setStreak(null));
     return () => {
       live = false;
@@ -100,7 +100,7 @@ export function HealthPanel({ dest, kind }: { dest: Destination; kind: Kind }) {
       {state !== "active" && (
         <p class="hint">
           {state === "disabled" ? "Fix the receiver, re-enable the destination, " : "Resume it, "}
-          then {kind === "webhook" ? "recover" : "retry"} what it missed: skipped events are never sent on their own.
+          then recover what it missed: skipped events are never sent on their own.
         </p>
       )}
       <dl class="facts">
@@ -217,7 +217,9 @@ function HourTable({ stats }: { stats: DestinationStats }) {
   );
 }
 
-export function StatsPanel({ destinationId, version }: { destinationId: string; version: number }) {
+export function StatsPanel({ destinationId, kind, version }: {
+  destinationId: string; kind: Kind; version: number;
+}) {
   const { api, session } = usePortal();
   const [range, setRange] = useState(RANGES[0].value);
   const [stats, setStats] = useState<DestinationStats | null>(null);
@@ -232,7 +234,7 @@ export function StatsPanel({ destinationId, version }: { destinationId: string; 
     setError(null);
     try {
       const since = new Date(Date.now() - Number(hours) * HOUR_MS).toISOString();
-      const result = await api.stats(destinationId, since);
+      const result = await api.stats(destinationId, since, kind);
       if (serial === request.current) setStats(result);
     } catch (err) {
       if (serial === request.current) setError((err as Error).message);
@@ -243,7 +245,7 @@ export function StatsPanel({ destinationId, version }: { destinationId: string; 
 
   useEffect(() => {
     if (allowed) load(range);
-  }, [destinationId, version, range]);
+  }, [destinationId, kind, version, range]);
 
   return (
     <section class="panel stats" aria-labelledby="stats-title" aria-busy={loading ? "true" : undefined}>
@@ -323,7 +325,9 @@ type Phase =
 /** How long to wait between progress reads: the endpoint allows 20 calls a minute. */
 const POLL_MS = 3_500;
 
-export function RecoverPanel({ destinationId, onFinished }: { destinationId: string; onFinished: () => void }) {
+export function RecoverPanel({ destinationId, kind, onFinished }: {
+  destinationId: string; kind: Kind; onFinished: () => void;
+}) {
   const { api } = usePortal();
   const [form, setForm] = useState<RecoverForm>(() => ({
     since: isoToLocal(Date.now() - 24 * HOUR_MS), until: "", failed: true, skipped: true,
@@ -343,7 +347,7 @@ export function RecoverPanel({ destinationId, onFinished }: { destinationId: str
     const poll = async () => {
       let wait = POLL_MS;
       try {
-        const progress = await api.recovery(destinationId, runningId);
+        const progress = await api.recovery(destinationId, runningId, kind);
         if (stopped) return;
         setPhase({ step: "running", id: runningId, progress });
         if (progress.state === "done") {
@@ -367,7 +371,7 @@ export function RecoverPanel({ destinationId, onFinished }: { destinationId: str
       stopped = true;
       window.clearTimeout(timer);
     };
-  }, [runningId, destinationId]);
+  }, [runningId, destinationId, kind]);
 
   function body(dryRun: boolean) {
     const states = [form.failed && "failed", form.skipped && "skipped"].filter(Boolean) as ("failed" | "skipped")[];
@@ -390,7 +394,7 @@ export function RecoverPanel({ destinationId, onFinished }: { destinationId: str
     setMessage(null);
     clearNotice();
     try {
-      const r = await api.recover(destinationId, body(dryRun));
+      const r = await api.recover(destinationId, body(dryRun), kind);
       if (dryRun) {
         setPhase({ step: "counted", count: r.count });
       } else if (r.recovery_id) {
