@@ -27,7 +27,8 @@ pub const LATENCY_BOUNDS_MS: [i64; 22] = [
 /// Buckets of the histogram: one per bound and the overflow.
 pub const LATENCY_BUCKETS: usize = LATENCY_BOUNDS_MS.len() + 1;
 
-/// The table of counters, part of the log's schema.
+/// The table of counters and the triggers that keep it, part of the log's
+/// schema (after `deliveries` and `attempts`, which the triggers watch).
 pub fn schema() -> String {
     let buckets: String = (0..LATENCY_BUCKETS)
         .map(|i| format!(",\n  lat_{i} INTEGER NOT NULL DEFAULT 0"))
@@ -38,13 +39,19 @@ pub fn schema() -> String {
         .collect();
     format!(
         "CREATE TABLE IF NOT EXISTS stats_hourly (\n  hour INTEGER PRIMARY KEY{states},\n  \
-         attempts INTEGER NOT NULL DEFAULT 0,\n  attempts_ok INTEGER NOT NULL DEFAULT 0{buckets}\n) WITHOUT ROWID;"
+         attempts INTEGER NOT NULL DEFAULT 0,\n  attempts_ok INTEGER NOT NULL DEFAULT 0{buckets}\n) WITHOUT ROWID;\n{}",
+        triggers()
     )
 }
 
 /// The hour (its first millisecond) that `at_ms` falls in.
 pub fn hour_of(at_ms: i64) -> i64 {
     at_ms.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// `hour_of` in SQL, of the expression `x`.
+fn hour_sql(x: &str) -> String {
+    format!("({x} - ((({x}) % {HOUR_MS}) + {HOUR_MS}) % {HOUR_MS})")
 }
 
 /// The histogram bucket of an attempt that took `duration_ms`.
@@ -55,98 +62,101 @@ pub fn latency_bucket(duration_ms: i64) -> usize {
         .unwrap_or(LATENCY_BOUNDS_MS.len())
 }
 
-/// One change to the counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Count {
-    /// A delivery created at `created_at_ms` entered `to` (from `from`, or new).
-    State {
-        created_at_ms: i64,
-        from: Option<State>,
-        to: State,
-    },
-    /// An attempt made at `at_ms` took `duration_ms`.
-    Attempt {
-        at_ms: i64,
-        duration_ms: i64,
-        ok: bool,
-    },
-}
-
-/// The statements, each with its one parameter (the hour), that apply
-/// `changes` together: one upsert per hour they touch, so recording an
-/// attempt (its delivery's new state and the attempt, nearly always in one
-/// hour) costs one row written. Changes that cancel out write nothing (a
-/// delivery that stays in its state).
-pub fn count_sql(changes: &[Count]) -> Vec<(String, i64)> {
-    // (hour, [(column, delta)]) in the order the hours first appear.
-    let mut hours: Vec<(i64, Vec<(String, i64)>)> = vec![];
-    for c in changes {
-        let (hour, deltas): (i64, Vec<(String, i64)>) = match *c {
-            Count::State {
-                created_at_ms,
-                from,
-                to,
-            } => {
-                let mut deltas = vec![(to.as_str().to_string(), 1)];
-                if let Some(f) = from {
-                    deltas.push((f.as_str().to_string(), -1));
-                }
-                (hour_of(created_at_ms), deltas)
+/// `latency_bucket` in SQL: one 0/1 value per bucket, of the duration `d`.
+fn bucket_values_sql(d: &str) -> Vec<String> {
+    (0..LATENCY_BUCKETS)
+        .map(|i| {
+            let above = i.checked_sub(1).map(|j| LATENCY_BOUNDS_MS[j]);
+            match (above, LATENCY_BOUNDS_MS.get(i)) {
+                (None, Some(b)) => format!("({d} <= {b})"),
+                (Some(a), Some(b)) => format!("({d} > {a} AND {d} <= {b})"),
+                (Some(a), None) => format!("({d} > {a})"),
+                (None, None) => unreachable!("there is at least one bound"),
             }
-            Count::Attempt {
-                at_ms,
-                duration_ms,
-                ok,
-            } => {
-                let mut deltas = vec![
-                    ("attempts".to_string(), 1),
-                    (format!("lat_{}", latency_bucket(duration_ms)), 1),
-                ];
-                if ok {
-                    deltas.push(("attempts_ok".to_string(), 1));
-                }
-                (hour_of(at_ms), deltas)
-            }
-        };
-        let at = match hours.iter().position(|(h, _)| *h == hour) {
-            Some(i) => i,
-            None => {
-                hours.push((hour, vec![]));
-                hours.len() - 1
-            }
-        };
-        for (column, d) in deltas {
-            let columns = &mut hours[at].1;
-            match columns.iter_mut().find(|(c, _)| *c == column) {
-                Some(existing) => existing.1 += d,
-                None => columns.push((column, d)),
-            }
-        }
-    }
-    hours
-        .into_iter()
-        .filter_map(|(hour, mut deltas)| {
-            deltas.retain(|(_, d)| *d != 0);
-            if deltas.is_empty() {
-                return None;
-            }
-            let columns: Vec<&str> = deltas.iter().map(|(c, _)| c.as_str()).collect();
-            let values: Vec<String> = deltas.iter().map(|(_, d)| d.to_string()).collect();
-            let sets: Vec<String> = deltas
-                .iter()
-                .map(|(c, d)| format!("{c} = {c} + ({d})"))
-                .collect();
-            Some((
-                format!(
-                    "INSERT INTO stats_hourly (hour, {}) VALUES (?1, {}) ON CONFLICT(hour) DO UPDATE SET {}",
-                    columns.join(", "),
-                    values.join(", "),
-                    sets.join(", ")
-                ),
-                hour,
-            ))
         })
         .collect()
+}
+
+/// An upsert of the row of an hour that adds each of `columns` the value
+/// `select` gives it (`select` yields the hour, then one value per column,
+/// and ends in a `WHERE`, as an upsert's `SELECT` must).
+fn add_to_hour(columns: &[String], select: &str) -> String {
+    let sets: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{c} = {c} + excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO stats_hourly (hour, {}) {select} ON CONFLICT(hour) DO UPDATE SET {};",
+        columns.join(", "),
+        sets.join(", ")
+    )
+}
+
+/// The counters follow the log by themselves, in the statement that changes
+/// it (so a change and its counts commit together, at no extra call):
+/// - a delivery stored counts in its state, in its creation hour;
+/// - an attempt recorded (its delivery's `attempt_count` goes up, after its
+///   row in `attempts` is written) counts in the hour it was made, with its
+///   duration's bucket and, when it delivered (`success`), as a success; its
+///   delivery moves from its old state's count to its new one's in its
+///   creation hour: in the same row when that is the attempt's hour, so
+///   recording an attempt nearly always writes one row;
+/// - any other change of state (a retry or a recovery reopening it) moves it.
+///
+/// A delivery that stays in its state moves nothing; purging the log leaves
+/// the counters, which are forgotten by the hour (`forget_counts_before`).
+pub fn triggers() -> String {
+    let state_columns: Vec<String> = State::ALL.iter().map(|s| s.as_str().to_string()).collect();
+    let entered: Vec<String> = State::ALL
+        .iter()
+        .map(|s| format!("(NEW.state = '{}')", s.as_str()))
+        .collect();
+    let moved: Vec<String> = State::ALL
+        .iter()
+        .map(|s| format!("(NEW.state = '{0}') - (OLD.state = '{0}')", s.as_str()))
+        .collect();
+    let (created, attempted) = (hour_sql("NEW.created_at"), hour_sql("a.attempted_at"));
+    let same_hour = format!("{attempted} = {created}");
+    let the_attempt =
+        "FROM attempts a WHERE a.delivery_seq = NEW.seq AND a.attempt_no = NEW.attempt_count";
+
+    let stored = add_to_hour(
+        &state_columns,
+        &format!("SELECT {created}, {} WHERE 1", entered.join(", ")),
+    );
+    let mut attempt_columns = state_columns.clone();
+    attempt_columns.extend(["attempts".to_string(), "attempts_ok".to_string()]);
+    attempt_columns.extend((0..LATENCY_BUCKETS).map(|i| format!("lat_{i}")));
+    let mut attempt_values: Vec<String> = moved
+        .iter()
+        .map(|m| format!("CASE WHEN {same_hour} THEN {m} ELSE 0 END"))
+        .collect();
+    attempt_values.extend(["1".to_string(), "(NEW.state = 'success')".to_string()]);
+    attempt_values.extend(bucket_values_sql("a.duration_ms"));
+    let attempt = add_to_hour(
+        &attempt_columns,
+        &format!(
+            "SELECT {attempted}, {} {the_attempt}",
+            attempt_values.join(", ")
+        ),
+    );
+    let moved_alone = |condition: &str| {
+        add_to_hour(
+            &state_columns,
+            &format!("SELECT {created}, {} WHERE {condition}", moved.join(", ")),
+        )
+    };
+    let moved_apart = moved_alone(&format!(
+        "NEW.state != OLD.state AND NOT EXISTS (SELECT 1 {the_attempt} AND {same_hour})"
+    ));
+    let moved_only = moved_alone("1");
+    format!(
+        "CREATE TRIGGER IF NOT EXISTS stats_stored AFTER INSERT ON deliveries BEGIN\n  {stored}\nEND;\n\
+         CREATE TRIGGER IF NOT EXISTS stats_attempted AFTER UPDATE OF attempt_count ON deliveries \
+         WHEN NEW.attempt_count > OLD.attempt_count BEGIN\n  {attempt}\n  {moved_apart}\nEND;\n\
+         CREATE TRIGGER IF NOT EXISTS stats_moved AFTER UPDATE OF state ON deliveries \
+         WHEN NEW.state != OLD.state AND NEW.attempt_count <= OLD.attempt_count BEGIN\n  {moved_only}\nEND;"
+    )
 }
 
 /// One hour's counters as the object reads them.
@@ -304,18 +314,51 @@ mod tests {
 
     fn db() -> rusqlite::Connection {
         let db = rusqlite::Connection::open_in_memory().unwrap();
-        db.execute_batch(&schema()).unwrap();
+        db.execute_batch(&crate::log_schema::full_schema()).unwrap();
         db
     }
 
-    fn apply(db: &rusqlite::Connection, c: Count) {
-        apply_all(db, &[c]);
+    /// Stores a delivery created at `created` in `state`; returns its seq.
+    fn store(db: &rusqlite::Connection, created: i64, state: State) -> i64 {
+        db.query_row(
+            "INSERT INTO deliveries (id, type, body, state, created_at, updated_at) \
+             VALUES (hex(randomblob(8)), 't', '{}', ?1, ?2, ?2) RETURNING seq",
+            rusqlite::params![state.as_str(), created],
+            |r| r.get(0),
+        )
+        .unwrap()
     }
 
-    fn apply_all(db: &rusqlite::Connection, changes: &[Count]) {
-        for (sql, hour) in count_sql(changes) {
-            db.execute(&sql, [hour]).unwrap();
-        }
+    /// Records attempt `no` of `seq`, made at `at` and taking `duration`,
+    /// with the log's own statement.
+    fn attempt(db: &rusqlite::Connection, seq: i64, no: i64, at: i64, duration: i64, to: State) {
+        db.execute(
+            crate::log_schema::RECORD_ATTEMPT,
+            rusqlite::params![
+                seq,
+                no,
+                at,
+                200,
+                duration,
+                None::<String>,
+                None::<String>,
+                None::<i64>,
+                to.as_str(),
+                None::<i64>,
+                0,
+                at
+            ],
+        )
+        .unwrap();
+    }
+
+    /// Changes a delivery's state without an attempt (a retry, a recovery).
+    fn move_to(db: &rusqlite::Connection, seq: i64, to: State) {
+        db.execute(
+            "UPDATE deliveries SET state = ?1 WHERE seq = ?2",
+            rusqlite::params![to.as_str(), seq],
+        )
+        .unwrap();
     }
 
     fn rows(db: &rusqlite::Connection, since: i64, until: i64) -> Vec<HourRow> {
@@ -339,6 +382,13 @@ mod tests {
         .collect()
     }
 
+    /// Rows the last statement wrote, the triggers' included.
+    fn written(db: &rusqlite::Connection, f: impl FnOnce(&rusqlite::Connection)) -> u64 {
+        let before = db.total_changes();
+        f(db);
+        db.total_changes() - before
+    }
+
     const H: i64 = 1_767_225_600_000; // an hour's start
 
     #[test]
@@ -356,65 +406,46 @@ mod tests {
     }
 
     #[test]
+    fn the_sql_hour_and_buckets_are_the_rust_ones() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        let hour = format!("SELECT {}", hour_sql("?1"));
+        for at in [
+            0,
+            1,
+            H - 1,
+            H,
+            H + HOUR_MS - 1,
+            H + HOUR_MS,
+            -1,
+            -HOUR_MS,
+            -HOUR_MS - 1,
+        ] {
+            let got: i64 = db.query_row(&hour, [at], |r| r.get(0)).unwrap();
+            assert_eq!(got, hour_of(at), "hour of {at}");
+        }
+        let buckets = format!("SELECT {}", bucket_values_sql("?1").join(" || ',' || "));
+        let mut durations = vec![0, 1, 59_999, 1_000_000];
+        for b in LATENCY_BOUNDS_MS {
+            durations.extend([b - 1, b, b + 1]);
+        }
+        for d in durations {
+            let got: String = db.query_row(&buckets, [d], |r| r.get(0)).unwrap();
+            let want: Vec<String> = (0..LATENCY_BUCKETS)
+                .map(|i| u8::from(i == latency_bucket(d)).to_string())
+                .collect();
+            assert_eq!(got, want.join(","), "buckets of {d} ms");
+        }
+    }
+
+    #[test]
     fn a_delivery_moves_between_counts_of_its_creation_hour() {
         let db = db();
-        let created = H + 10;
-        apply(
-            &db,
-            Count::State {
-                created_at_ms: created,
-                from: None,
-                to: State::Pending,
-            },
-        );
-        apply(
-            &db,
-            Count::State {
-                created_at_ms: created,
-                from: Some(State::Pending),
-                to: State::Retrying,
-            },
-        );
-        apply(
-            &db,
-            Count::Attempt {
-                at_ms: H + HOUR_MS + 5,
-                duration_ms: 120,
-                ok: false,
-            },
-        );
-        apply(
-            &db,
-            Count::State {
-                created_at_ms: created,
-                from: Some(State::Retrying),
-                to: State::Retrying,
-            },
-        );
-        apply(
-            &db,
-            Count::State {
-                created_at_ms: created,
-                from: Some(State::Retrying),
-                to: State::Success,
-            },
-        );
-        apply(
-            &db,
-            Count::Attempt {
-                at_ms: H + HOUR_MS + 9,
-                duration_ms: 40,
-                ok: true,
-            },
-        );
-        apply(
-            &db,
-            Count::State {
-                created_at_ms: H + 20,
-                from: None,
-                to: State::Skipped,
-            },
-        );
+        let seq = store(&db, H + 10, State::Pending);
+        attempt(&db, seq, 1, H + HOUR_MS + 5, 120, State::Retrying);
+        // A failed attempt that leaves it retrying moves nothing.
+        attempt(&db, seq, 2, H + HOUR_MS + 7, 4_000, State::Retrying);
+        attempt(&db, seq, 3, H + HOUR_MS + 9, 40, State::Success);
+        store(&db, H + 20, State::Skipped);
         let got = rows(&db, H, H + 2 * HOUR_MS);
         assert_eq!(got.len(), 2);
         assert_eq!(
@@ -428,72 +459,88 @@ mod tests {
             ),
             (H, 0, 0, 1, 1, 0)
         );
-        assert_eq!((got[1].attempts, got[1].attempts_ok), (2, 1));
-        assert_eq!(got[1].latency[latency_bucket(120)], 1);
-        assert_eq!(got[1].latency[latency_bucket(40)], 1);
-        assert_eq!(got[1].latency.iter().sum::<i64>(), 2);
-        assert!(rows(&db, H + 2 * HOUR_MS, H + 3 * HOUR_MS).is_empty());
-        assert!(
-            count_sql(&[Count::State {
-                created_at_ms: 0,
-                from: Some(State::Failed),
-                to: State::Failed
-            }])
-            .is_empty()
+        assert_eq!(
+            (got[1].hour, got[1].attempts, got[1].attempts_ok),
+            (H + HOUR_MS, 3, 1)
         );
+        assert_eq!((got[1].pending, got[1].retrying, got[1].success), (0, 0, 0));
+        for d in [120, 4_000, 40] {
+            assert_eq!(got[1].latency[latency_bucket(d)], 1, "{d} ms");
+        }
+        assert_eq!(got[1].latency.iter().sum::<i64>(), 3);
+        assert!(rows(&db, H + 2 * HOUR_MS, H + 3 * HOUR_MS).is_empty());
     }
 
     #[test]
-    fn changes_recorded_together_write_one_row_per_hour_and_the_same_counts() {
-        let created = H + 10;
-        let attempt = |at_ms, duration_ms, ok| Count::Attempt {
-            at_ms,
-            duration_ms,
-            ok,
-        };
-        let state = |from, to| Count::State {
-            created_at_ms: created,
-            from,
-            to,
-        };
-        let batches: [Vec<Count>; 3] = [
-            // An attempt in its delivery's creation hour: one statement.
-            vec![
-                state(Some(State::Pending), State::Success),
-                attempt(H + 20, 40, true),
-            ],
-            // In the next hour: one statement per hour.
-            vec![
-                state(Some(State::Pending), State::Retrying),
-                attempt(H + HOUR_MS, 900, false),
-            ],
-            // Changes that cancel out in one hour write nothing of them.
-            vec![
-                state(Some(State::Pending), State::Retrying),
-                state(Some(State::Retrying), State::Pending),
-            ],
-        ];
-        let statements: Vec<usize> = batches.iter().map(|b| count_sql(b).len()).collect();
-        assert_eq!(statements, [1, 2, 0]);
-        let (together, one_by_one) = (db(), db());
-        apply_all(&together, &[state(None, State::Pending)]);
-        apply_all(&one_by_one, &[state(None, State::Pending)]);
-        for b in &batches {
-            apply_all(&together, b);
-            for c in b {
-                apply(&one_by_one, *c);
-            }
-        }
-        let all = |db| rows(db, H, H + 2 * HOUR_MS);
-        assert_eq!(all(&together), all(&one_by_one));
-        let got = all(&together);
+    fn retries_recoveries_and_repeats_move_counts_and_only_new_attempts_count() {
+        let db = db();
+        let seq = store(&db, H, State::Pending);
+        attempt(&db, seq, 1, H + 1, 30, State::Failed);
+        // Retried by hand (or reopened by a recovery): failed → pending.
+        move_to(&db, seq, State::Pending);
+        let got = &rows(&db, H, H + HOUR_MS)[0];
+        assert_eq!((got.pending, got.failed, got.attempts), (1, 0, 1));
+        // A state written again as it was moves nothing.
+        move_to(&db, seq, State::Pending);
+        // An attempt recorded again with the same number (the attempt row
+        // rewritten) does not count twice; its state change still moves.
+        attempt(&db, seq, 1, H + 2, 30, State::Retrying);
+        let got = &rows(&db, H, H + HOUR_MS)[0];
+        assert_eq!((got.pending, got.retrying, got.attempts), (0, 1, 1));
+        attempt(&db, seq, 2, H + 3, 30, State::Success);
+        let got = &rows(&db, H, H + HOUR_MS)[0];
         assert_eq!(
-            (got[0].pending, got[0].success, got[0].retrying),
-            (-1, 1, 1)
+            (got.retrying, got.success, got.attempts, got.attempts_ok),
+            (0, 1, 2, 1)
         );
+        // Other changes of a delivery (its lease, its purge) count nothing.
+        db.execute("UPDATE deliveries SET due_at = 5 WHERE seq = ?1", [seq])
+            .unwrap();
+        db.execute("DELETE FROM deliveries WHERE seq = ?1", [seq])
+            .unwrap();
+        assert_eq!(&rows(&db, H, H + HOUR_MS)[0], got);
+    }
+
+    #[test]
+    fn recording_an_attempt_writes_one_counter_row_in_its_delivery_hour_and_two_across_hours() {
+        let db = db();
+        let a = store(&db, H + 10, State::Pending);
+        let b = store(&db, H + 10, State::Pending);
+        // The attempt's row, the delivery's row, one counter row.
+        assert_eq!(
+            written(&db, |db| attempt(db, a, 1, H + 20, 40, State::Success)),
+            3
+        );
+        // In the next hour: the creation hour's row and the attempt hour's.
+        assert_eq!(
+            written(&db, |db| attempt(
+                db,
+                b,
+                1,
+                H + HOUR_MS,
+                900,
+                State::Retrying
+            )),
+            4
+        );
+        // A failed attempt in another hour that leaves it retrying: one.
+        assert_eq!(
+            written(&db, |db| attempt(
+                db,
+                b,
+                2,
+                H + HOUR_MS + 1,
+                900,
+                State::Retrying
+            )),
+            3
+        );
+        let got = rows(&db, H, H + 2 * HOUR_MS);
+        assert_eq!((got[0].pending, got[0].success, got[0].retrying), (0, 1, 1));
         assert_eq!((got[0].attempts, got[0].attempts_ok), (1, 1));
-        assert_eq!((got[1].attempts, got[1].attempts_ok), (1, 0));
-        assert_eq!(got[1].latency[latency_bucket(900)], 1);
+        assert_eq!((got[1].attempts, got[1].attempts_ok), (2, 0));
+        assert_eq!(got[1].latency[latency_bucket(900)], 2);
+        assert_eq!((got[1].pending, got[1].retrying), (0, 0));
     }
 
     #[test]

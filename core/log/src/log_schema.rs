@@ -8,10 +8,13 @@
 //!   or the lease of an attempt in flight).
 //! - `attempts`: one row per attempt: time, status code, duration, error and
 //!   the start of the receiver's answer.
+//! - `attempt_records`: a view to write into, never read: inserting an
+//!   attempt there ([`RECORD_ATTEMPT`]) writes its row in `attempts` and its
+//!   delivery's new state, attempt count and next attempt, in one statement.
 //! - `page_cursors`: the position of each page a client was given (the
 //!   number is its `continuation_token`), kept for a day.
-//! - `stats_hourly`: counters per hour for `GET …/stats`
-//!   ([`crate::delivery_stats`]).
+//! - `stats_hourly`: counters per hour for `GET …/stats`, kept by triggers
+//!   on `deliveries` ([`crate::delivery_stats`]).
 //! - `destination_health`: the failing streak of the health ladder
 //!   ([`edgehook_core::destination_health`]), one row.
 //! - `recoveries` and `recovery_members`: the destination's recoveries
@@ -52,6 +55,17 @@ CREATE TABLE IF NOT EXISTS attempts (
   answer_truncated INTEGER,
   PRIMARY KEY (delivery_seq, attempt_no)
 ) WITHOUT ROWID;
+CREATE VIEW IF NOT EXISTS attempt_records (
+  seq, attempt_no, attempted_at, status_code, duration_ms, error, answer, answer_truncated,
+  state, due_at, dual_signed, updated_at
+) AS SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE 0;
+CREATE TRIGGER IF NOT EXISTS attempt_recorded INSTEAD OF INSERT ON attempt_records BEGIN
+  INSERT OR REPLACE INTO attempts (delivery_seq, attempt_no, attempted_at, status_code, duration_ms, error, answer, answer_truncated)
+  VALUES (NEW.seq, NEW.attempt_no, NEW.attempted_at, NEW.status_code, NEW.duration_ms, NEW.error, NEW.answer, NEW.answer_truncated);
+  UPDATE deliveries SET state = NEW.state, attempt_count = NEW.attempt_no, due_at = NEW.due_at,
+    next_retry_at = NEW.due_at, dual_signed = MAX(dual_signed, NEW.dual_signed), updated_at = NEW.updated_at
+  WHERE seq = NEW.seq;
+END;
 DROP TABLE IF EXISTS cursors;
 CREATE TABLE IF NOT EXISTS page_cursors (
   id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -60,6 +74,17 @@ CREATE TABLE IF NOT EXISTS page_cursors (
   after         TEXT NOT NULL,
   created_at    INTEGER NOT NULL
 );";
+
+/// Records an attempt of a delivery: its row in `attempts` (replacing one of
+/// the same number), then the delivery's `state`, `attempt_count` (the
+/// attempt's number), `due_at` and `next_retry_at` (its next attempt, `NULL`
+/// when it is finished), `dual_signed` (kept once set) and `updated_at`; the
+/// counters follow ([`crate::delivery_stats::triggers`]). Parameters in order:
+/// seq, attempt_no, attempted_at, status_code, duration_ms, error, answer,
+/// answer_truncated, state, due_at, dual_signed, updated_at.
+pub const RECORD_ATTEMPT: &str = "INSERT INTO attempt_records \
+(seq, attempt_no, attempted_at, status_code, duration_ms, error, answer, answer_truncated, state, due_at, dual_signed, updated_at) \
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 /// Tables beside the log itself: the health ladder's streak and recoveries.
 pub const STATE_SCHEMA: &str = "\
@@ -113,5 +138,78 @@ mod tests {
                 "stats_hourly"
             ]
         );
+    }
+
+    #[test]
+    fn recording_an_attempt_writes_its_row_and_its_delivery_in_one_statement() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        db.execute_batch(&full_schema()).unwrap();
+        db.execute(
+            "INSERT INTO deliveries (id, type, body, state, due_at, created_at, updated_at) \
+             VALUES ('d', 't', '{}', 'pending', 5, 1, 1)",
+            [],
+        )
+        .unwrap();
+        let record = |no: i64,
+                      status: i64,
+                      error: Option<&str>,
+                      state: &str,
+                      due: Option<i64>,
+                      dual: i64,
+                      at: i64| {
+            db.execute(
+                RECORD_ATTEMPT,
+                rusqlite::params![
+                    1,
+                    no,
+                    at,
+                    status,
+                    40 + no,
+                    error,
+                    "answer",
+                    0,
+                    state,
+                    due,
+                    dual,
+                    at + 1
+                ],
+            )
+            .unwrap()
+        };
+        let delivery = || -> (String, i64, Option<i64>, Option<i64>, i64, i64) {
+            db.query_row(
+                "SELECT state, attempt_count, due_at, next_retry_at, dual_signed, updated_at FROM deliveries",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
+            .unwrap()
+        };
+        let attempts = || -> Vec<(i64, i64, i64, Option<String>)> {
+            db.prepare("SELECT attempt_no, status_code, duration_ms, error FROM attempts WHERE delivery_seq = 1 ORDER BY attempt_no")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        record(1, 503, Some("http_503"), "retrying", Some(2_000), 1, 100);
+        assert_eq!(
+            delivery(),
+            ("retrying".into(), 1, Some(2_000), Some(2_000), 1, 101)
+        );
+        assert_eq!(attempts(), [(1, 503, 41, Some("http_503".into()))]);
+        // Signed once with two secrets stays so; a finished delivery leaves the queue.
+        record(2, 200, None, "success", None, 0, 2_000);
+        assert_eq!(delivery(), ("success".into(), 2, None, None, 1, 2_001));
+        // The same attempt recorded again replaces its row.
+        record(2, 204, None, "success", None, 0, 2_000);
+        assert_eq!(
+            attempts(),
+            [(1, 503, 41, Some("http_503".into())), (2, 204, 42, None)]
+        );
+        let views: i64 = db
+            .query_row("SELECT COUNT(*) FROM attempt_records", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(views, 0, "the view holds nothing");
     }
 }

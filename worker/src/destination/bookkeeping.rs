@@ -1,29 +1,20 @@
 //! What a destination's log keeps beside its deliveries, in the same SQLite
-//! and the same commits: the hourly counters of `GET …/stats`
-//! (`edgehook_log::delivery_stats`), the health ladder's failing streak
-//! (`edgehook_core::destination_health`), and its recoveries
+//! and the same commits: the hourly counters of `GET …/stats`, which the
+//! log's triggers keep (`edgehook_log::delivery_stats`), the health ladder's
+//! failing streak (`edgehook_core::destination_health`), and its recoveries
 //! (`edgehook_log::recovery`) with the deliveries the running one waits for.
 
 use super::log::{Log, Value};
 use crate::error::Context;
 use crate::http::internal;
-use edgehook_core::delivery::State;
 use edgehook_core::destination_health::Health;
 use edgehook_core::error::ApiError;
-use edgehook_log::delivery_stats::{Count, HourRow, count_sql, hour_of, range_sql};
+use edgehook_log::delivery_stats::{HourRow, hour_of, range_sql};
 use edgehook_log::recovery::{RecoverRequest, Recovery, count_sql as recover_count_sql};
 use serde::Deserialize;
 use worker::SqlStorageValue;
 
 impl Log {
-    /// Applies changes to the hourly counters, one row written per hour.
-    pub fn count(&self, changes: &[Count]) -> Result<(), ApiError> {
-        for (sql, hour) in count_sql(changes) {
-            self.exec(&sql, vec![hour.into()])?;
-        }
-        Ok(())
-    }
-
     /// The counters of the hours in `[since_ms, until_ms)`.
     pub fn hours(&self, since_ms: i64, until_ms: i64) -> Result<Vec<HourRow>, ApiError> {
         #[derive(Deserialize)]
@@ -170,7 +161,6 @@ impl Log {
         struct Row {
             seq: i64,
             created_at: i64,
-            state: String,
         }
         let Some((sql, ints, states)) = r.next_batch_sql() else {
             return Ok(0);
@@ -189,14 +179,6 @@ impl Log {
                 vec![row.seq.into()],
             )?;
             self.members.set(Some(true));
-            let from = State::parse(&row.state).ok_or_else(|| {
-                internal(format!("delivery {} has state {:?}", row.seq, row.state))
-            })?;
-            self.count(&[Count::State {
-                created_at_ms: row.created_at,
-                from: Some(from),
-                to: State::Pending,
-            }])?;
         }
         r.reopened += batch.len() as i64;
         if let Some(last) = batch.last() {

@@ -7,10 +7,10 @@
 //! status code, duration, error and the start of the receiver's answer.
 //! Cursors keep the position of each page a client was given; the pages
 //! themselves are read as `edgehook_log::deliveries_page` decides. Every
-//! change of a delivery's state also moves it between the hourly counters
-//! (`super::bookkeeping`). Writes made without an `await` between them
-//! commit together, so a run's records, the queue and the counters never
-//! disagree.
+//! change of a delivery's state also moves it between the hourly counters,
+//! in the same statement (the triggers of `edgehook_log::delivery_stats`).
+//! Writes made without an `await` between them commit together, so a run's
+//! records, the queue and the counters never disagree.
 
 use super::{NewDelivery, Page};
 use crate::error::Context;
@@ -24,8 +24,7 @@ use edgehook_log::deliveries_page::{
     Cursor, LogReader, LogRow, Param, Position, query_key, read_page, snapshot,
 };
 use edgehook_log::deliveries_query::DeliveryQuery;
-use edgehook_log::delivery_stats::Count;
-use edgehook_log::log_schema::full_schema;
+use edgehook_log::log_schema::{RECORD_ATTEMPT, full_schema};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use std::cell::{Cell, RefCell};
@@ -42,7 +41,6 @@ pub struct DueRow {
     #[serde(rename = "type")]
     pub event_type: String,
     pub body: String,
-    pub state: String,
     pub attempt_count: i64,
     pub round_start: i64,
     pub created_at: i64,
@@ -54,12 +52,6 @@ impl DueRow {
             attempt_count: self.attempt_count as u32,
             round_start: self.round_start as u32,
         }
-    }
-
-    /// Its state when taken (pending or retrying).
-    pub fn state(&self) -> Result<State, ApiError> {
-        State::parse(&self.state)
-            .ok_or_else(|| internal(format!("delivery {} has state {:?}", self.id, self.state)))
     }
 }
 
@@ -121,9 +113,9 @@ impl Log {
         } else {
             State::Pending
         };
-        let inserted: Vec<Value> = self.select(
+        self.exec(
             "INSERT OR IGNORE INTO deliveries (id, type, body, state, due_at, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq AS v",
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
             vec![
                 d.delivery_id.as_str().into(),
                 d.event_type.as_str().into(),
@@ -133,15 +125,7 @@ impl Log {
                 d.created_at_ms.into(),
                 now_ms.into(),
             ],
-        )?;
-        if !inserted.is_empty() {
-            self.count(&[Count::State {
-                created_at_ms: d.created_at_ms,
-                from: None,
-                to: state,
-            }])?;
-        }
-        Ok(())
+        )
     }
 
     /// Takes up to `limit` deliveries due by `now_ms`, earliest first, and
@@ -156,7 +140,7 @@ impl Log {
         self.select(
             "UPDATE deliveries SET due_at = ? WHERE seq IN \
              (SELECT seq FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?) \
-             RETURNING seq, id, type, body, state, attempt_count, round_start, created_at",
+             RETURNING seq, id, type, body, attempt_count, round_start, created_at",
             vec![until_ms.into(), now_ms.into(), limit.into()],
         )
     }
@@ -170,8 +154,8 @@ impl Log {
         )
     }
 
-    /// Records an attempt of `row` and the delivery's new state; a finished
-    /// delivery leaves the queue.
+    /// Records an attempt of `row` and the delivery's new state, in one
+    /// statement (`RECORD_ATTEMPT`); a finished delivery leaves the queue.
     pub fn record(
         &self,
         row: &DueRow,
@@ -179,25 +163,11 @@ impl Log {
         dual_signed: bool,
         now_ms: i64,
     ) -> Result<(), ApiError> {
-        let seq = row.seq;
         let a = &s.attempt;
-        self.count(&[
-            Count::State {
-                created_at_ms: row.created_at,
-                from: Some(row.state()?),
-                to: s.state,
-            },
-            Count::Attempt {
-                at_ms: a.attempted_at_ms,
-                duration_ms: a.duration_ms,
-                ok: s.state == State::Success,
-            },
-        ])?;
         self.exec(
-            "INSERT OR REPLACE INTO attempts (delivery_seq, attempt_no, attempted_at, status_code, duration_ms, error, answer, answer_truncated) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            RECORD_ATTEMPT,
             vec![
-                seq.into(),
+                row.seq.into(),
                 i64::from(a.attempt_no).into(),
                 a.attempted_at_ms.into(),
                 i64::from(a.status_code).into(),
@@ -205,20 +175,10 @@ impl Log {
                 a.error.clone().into(),
                 a.answer.as_ref().map(|x| x.body.clone()).into(),
                 a.answer.as_ref().map(|x| i64::from(x.truncated)).into(),
-            ],
-        )?;
-        let retry_at = s.next_attempt_at_ms;
-        self.exec(
-            "UPDATE deliveries SET state = ?, attempt_count = ?, due_at = ?, next_retry_at = ?, \
-             dual_signed = MAX(dual_signed, ?), updated_at = ? WHERE seq = ?",
-            vec![
                 s.state.as_str().into(),
-                i64::from(a.attempt_no).into(),
-                retry_at.into(),
-                retry_at.into(),
+                s.next_attempt_at_ms.into(),
                 i64::from(dual_signed).into(),
                 now_ms.into(),
-                seq.into(),
             ],
         )
     }
@@ -337,28 +297,18 @@ impl Log {
         #[derive(Deserialize)]
         struct Current {
             state: String,
-            created_at: i64,
         }
-        let current: Vec<Current> = self.select(
-            "SELECT state, created_at FROM deliveries WHERE id = ?",
-            vec![id.into()],
-        )?;
-        match current.first().map(|c| (c.state.as_str(), c.created_at)) {
+        let current: Vec<Current> =
+            self.select("SELECT state FROM deliveries WHERE id = ?", vec![id.into()])?;
+        match current.first().map(|c| c.state.as_str()) {
             None => Err(ApiError::NotFound(format!(
                 "webhook delivery {id} not found"
             ))),
-            Some(("failed", created_at)) => {
-                self.exec(
-                    "UPDATE deliveries SET state = 'pending', round_start = attempt_count, due_at = ?, \
-                     next_retry_at = NULL, updated_at = ? WHERE id = ?",
-                    vec![now_ms.into(), now_ms.into(), id.into()],
-                )?;
-                self.count(&[Count::State {
-                    created_at_ms: created_at,
-                    from: Some(State::Failed),
-                    to: State::Pending,
-                }])
-            }
+            Some("failed") => self.exec(
+                "UPDATE deliveries SET state = 'pending', round_start = attempt_count, due_at = ?, \
+                 next_retry_at = NULL, updated_at = ? WHERE id = ?",
+                vec![now_ms.into(), now_ms.into(), id.into()],
+            ),
             Some(_) => Err(ApiError::Conflict(format!(
                 "webhook delivery {id} is not failed; only failed deliveries can be retried"
             ))),
