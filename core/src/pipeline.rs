@@ -147,6 +147,15 @@ impl Pipeline {
         }
     }
 
+    /// Whether the run in progress has a free slot in a window of
+    /// `max_in_flight`: only then does a wake need to reach it at once (a run
+    /// whose window is full takes what was stored when an attempt ends).
+    pub fn has_room(&self, max_in_flight: u32) -> bool {
+        self.run
+            .as_ref()
+            .is_some_and(|run| run.in_flight < max_in_flight.max(1))
+    }
+
     /// The alarm fired; it is spent.
     pub fn alarm_fired(&mut self, now_ms: i64) -> AlarmFired {
         self.alarm = Some(None);
@@ -509,6 +518,31 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn a_wake_reaches_a_run_only_while_its_window_has_room() {
+        let mut p = Pipeline::new();
+        assert!(!p.has_room(6), "no run");
+        assert!(p.wake(0));
+        assert!(p.has_room(6));
+        assert_eq!(p.next(0, LIMITS), Step::Take(6));
+        p.taken(6, 5);
+        assert!(p.has_room(6));
+        p.taken(1, 1);
+        assert!(!p.has_room(6), "six in flight");
+        assert!(p.has_room(7));
+        // Stored meanwhile, with the window full: the next end takes it.
+        assert!(!p.wake(1));
+        p.attempt_ended(None, 2);
+        assert!(p.has_room(6));
+        assert_eq!(p.next(2, LIMITS), Step::Take(1));
+        // A window of 0 is read as 1.
+        let mut q = Pipeline::new();
+        q.wake(0);
+        assert!(q.has_room(0));
+        q.taken(1, 1);
+        assert!(!q.has_room(0));
     }
 
     #[test]

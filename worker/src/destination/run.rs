@@ -66,7 +66,9 @@ impl Destination {
     }
 
     /// Makes sure what is queued now is attempted: starts a run, or tells the
-    /// run in progress, and makes sure the alarm would resume it after a restart.
+    /// run in progress (at once if its window has room; otherwise it takes
+    /// what was stored when an attempt ends), and makes sure the alarm would
+    /// resume it after a restart.
     pub(super) async fn wake(self: &Rc<Self>, now: i64) -> Result<(), ApiError> {
         self.alarm_by(Some(now + RECOVERY_ALARM_MS)).await?;
         if self.pipeline.borrow_mut().wake(now) {
@@ -76,7 +78,11 @@ impl Destination {
                     worker::console_error!("delivery run failed; the alarm resumes it: {e:?}");
                 }
             });
-        } else {
+        } else if self
+            .pipeline
+            .borrow()
+            .has_room(config::settings(&self.env)?.max_in_flight)
+        {
             self.woken.raise();
         }
         Ok(())
