@@ -15,6 +15,7 @@
 use super::outcomes::announce;
 use super::state::{Destination, not_found};
 use super::{DeliveryConfig, Rotated};
+use crate::store::destinations::Mark;
 use crate::{config, store};
 use edgehook_core::destination::{DestinationChanges, Signing};
 use edgehook_core::destination_health::Verdict;
@@ -98,7 +99,7 @@ impl Destination {
             self.free_storage().await?;
         }
         config::fault(&self.env, "delete-between-object-and-d1")?;
-        if !store::destinations::mark_deleted(&self.env, org_id, id, now).await? {
+        if !store::destinations::mark(&self.env, org_id, id, now, Mark::Deleted).await? {
             return Err(not_found(id));
         }
         Ok(())
@@ -131,7 +132,7 @@ impl Destination {
                     rfc3339_ms(e.next_allowed_at_ms)
                 ))
             })?;
-        if !store::destinations::set_secret_generated_at(&self.env, org_id, id, now).await? {
+        if !store::destinations::mark(&self.env, org_id, id, now, Mark::Rotated).await? {
             return Err(not_found(id));
         }
         config::fault(&self.env, "rotate-between-d1-and-object")?;

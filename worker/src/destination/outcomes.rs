@@ -9,6 +9,7 @@
 use super::attempts::Finished;
 use super::state::Destination;
 use crate::organization::client::OrganizationClient;
+use crate::store::destinations::Mark;
 use crate::{config, store};
 use edgehook_core::delivery::State;
 use edgehook_core::delivery_run::{RetryPolicy, settle};
@@ -145,7 +146,9 @@ impl Destination {
             return Ok(());
         };
         let now = config::now_ms();
-        if !store::destinations::mark_disabled(&self.env, &dest.org_id, &dest.id, now).await? {
+        if !store::destinations::mark(&self.env, &dest.org_id, &dest.id, now, Mark::Disabled)
+            .await?
+        {
             return Ok(());
         }
         dest.is_active = false;

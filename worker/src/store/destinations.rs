@@ -257,53 +257,39 @@ pub async fn update(
     super::changed(stmt, "D1: update a destination").await
 }
 
-/// Marks a destination deleted; false when it was unknown or already deleted.
-pub async fn mark_deleted(
-    env: &Env,
-    org_id: &str,
-    id: &str,
-    now_ms: i64,
-) -> Result<bool, ApiError> {
-    let db = db(env)?;
-    let stmt = bind(
-        &db,
-        "UPDATE webhook_destinations SET deleted_at = ?3, updated_at = ?3 WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
-        &[s(org_id), s(id), n(now_ms)],
-    )?;
-    super::changed(stmt, "D1: mark a destination deleted").await
+/// A change that marks a destination, made only while it is not deleted.
+pub enum Mark {
+    /// Deleted (its reads answer 404 from then on).
+    Deleted,
+    /// Disabled by the health ladder: it delivers nothing and says why until
+    /// its owner sets `is_active: true`.
+    Disabled,
+    /// Its current secret was generated then (a rotation).
+    Rotated,
 }
 
-/// Disables a destination the health ladder gave up on: it delivers nothing
-/// and says why until its owner sets `is_active: true`. False when it no
-/// longer exists.
-pub async fn mark_disabled(
-    env: &Env,
-    org_id: &str,
-    id: &str,
-    now_ms: i64,
-) -> Result<bool, ApiError> {
-    let db = db(env)?;
-    let stmt = bind(
-        &db,
-        "UPDATE webhook_destinations SET is_active = 0, disabled_reason = 'failing', disabled_at = ?3, updated_at = ?3 \
-         WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
-        &[s(org_id), s(id), n(now_ms)],
-    )?;
-    super::changed(stmt, "D1: disable a failing destination").await
-}
-
-/// Records when the current secret was generated (after a rotation).
-pub async fn set_secret_generated_at(
+/// Marks a destination at `at_ms`, with its `updated_at`; false when it was
+/// unknown or deleted.
+pub async fn mark(
     env: &Env,
     org_id: &str,
     id: &str,
     at_ms: i64,
+    mark: Mark,
 ) -> Result<bool, ApiError> {
+    let (set, what) = match mark {
+        Mark::Deleted => ("deleted_at = ?3", "D1: mark a destination deleted"),
+        Mark::Disabled => (
+            "is_active = 0, disabled_reason = 'failing', disabled_at = ?3",
+            "D1: disable a failing destination",
+        ),
+        Mark::Rotated => ("secret_generated_at = ?3", "D1: record a rotation"),
+    };
     let db = db(env)?;
-    let stmt = bind(
-        &db,
-        "UPDATE webhook_destinations SET secret_generated_at = ?3, updated_at = ?3 WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
-        &[s(org_id), s(id), n(at_ms)],
-    )?;
-    super::changed(stmt, "D1: record a rotation").await
+    let sql = format!(
+        "UPDATE webhook_destinations SET {set}, updated_at = ?3 \
+         WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL"
+    );
+    let stmt = bind(&db, &sql, &[s(org_id), s(id), n(at_ms)])?;
+    super::changed(stmt, what).await
 }
