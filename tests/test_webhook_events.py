@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from delivery_helpers import (CONVERSATION, KEY_EXPIRY, RESOURCE, conversation_event, engine,  # noqa: F401
-                              org, publish, publish_raw, resource_event,
+                              list_deliveries, org, publish, publish_raw, resource_event,
                               verify_webhooks, wait_for_state)
 from harness import ALL_PERMISSIONS, GET_DESTINATION, SEND_EVENT, new_tenant, new_user
 from receiver import Receiver
@@ -265,6 +265,35 @@ def test_concurrent_publishes_with_one_key_make_one_event(org):
         assert len(answers[0]["delivery_ids"]) == 1
         rx.wait_for(1, timeout=20)
         rx.assert_quiet(2, 1)
+
+
+def test_concurrent_publishes_to_shared_destinations_each_get_their_own_deliveries(org):
+    """Publishes that arrive together travel to a destination's object
+    together: each publish still answers with exactly its own deliveries, every
+    active destination receives every event once, and a paused one keeps each
+    as skipped."""
+    with Receiver() as first, Receiver() as second, Receiver() as paused:
+        first_id, _ = org.create_destination(url=first.url, accepted_types=[CONVERSATION])
+        second_id, _ = org.create_destination(url=second.url, accepted_types=[CONVERSATION])
+        paused_id, _ = org.create_destination(url=paused.url, accepted_types=[CONVERSATION])
+        r = org.client.post(org.destination_path(paused_id), json={"is_active": False})
+        assert r.status_code == 204, r.text
+        events = [conversation_event(org.org_id) for _ in range(40)]
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(lambda e: publish(org, e), events))
+        ids = [d for a in answers for d in a["delivery_ids"]]
+        assert all(len(a["delivery_ids"]) == 2 for a in answers), answers
+        assert len(set(ids)) == 80
+        for rx in (first, second):
+            got = rx.wait_for(40, timeout=60)
+            rx.assert_quiet(1.5, 40)
+            assert {r.header("webhook-id") for r in got} <= set(ids)
+            assert sorted(json.loads(r.body)["conversation_id"] for r in got) == \
+                sorted(e["conversation_id"] for e in events)
+        paused.assert_quiet(0.5, 0)
+        skipped = list_deliveries(org, paused_id, state="skipped", limit=50)["webhook_deliveries"]
+        assert len(skipped) == 40
+        assert not set(d["id"] for d in skipped) & set(ids)
 
 
 def test_an_event_that_matches_nothing_stores_nothing(org):

@@ -157,9 +157,49 @@ pub fn routing_is_fresh(loaded_ms: i64, now_ms: i64) -> bool {
     now_ms >= loaded_ms && now_ms - loaded_ms < ROUTING_TTL_MS
 }
 
+/// Most deliveries one handoff to a destination's object carries.
+pub const HANDOFF_MAX_DELIVERIES: usize = 100;
+
+/// Most body bytes one handoff carries; a publish's body is at most 256 KiB,
+/// so the first waiting delivery always fits.
+pub const HANDOFF_MAX_BYTES: usize = 1024 * 1024;
+
+/// How many of the deliveries waiting for a destination (their body sizes,
+/// oldest first) the next handoff to its object carries: the first, then as
+/// many more as keep within both limits, in order.
+pub fn handoff_batch(body_sizes: impl IntoIterator<Item = usize>) -> usize {
+    let (mut taken, mut bytes) = (0, 0);
+    for size in body_sizes {
+        if taken == HANDOFF_MAX_DELIVERIES || (taken > 0 && bytes + size > HANDOFF_MAX_BYTES) {
+            break;
+        }
+        taken += 1;
+        bytes += size;
+    }
+    taken
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_handoff_carries_the_waiting_deliveries_in_order_within_its_limits() {
+        assert_eq!(handoff_batch([]), 0);
+        assert_eq!(handoff_batch([300]), 1);
+        // The first always goes, however large; the next waits if it would overflow.
+        assert_eq!(handoff_batch([HANDOFF_MAX_BYTES + 1, 1]), 1);
+        assert_eq!(handoff_batch([HANDOFF_MAX_BYTES - 1, 1, 1]), 2);
+        assert_eq!(handoff_batch([HANDOFF_MAX_BYTES - 1, 2]), 1);
+        // Order is kept: a small one behind a too-large one waits too.
+        assert_eq!(handoff_batch([600_000, 600_000, 10]), 1);
+        assert_eq!(handoff_batch(vec![316; 150]), HANDOFF_MAX_DELIVERIES);
+        assert_eq!(
+            handoff_batch(vec![316; HANDOFF_MAX_DELIVERIES - 1]),
+            HANDOFF_MAX_DELIVERIES - 1
+        );
+        assert_eq!(handoff_batch(vec![0; 150]), HANDOFF_MAX_DELIVERIES);
+    }
 
     #[test]
     fn quota_allows_a_burst_of_twice_the_rate_then_the_rate() {

@@ -5,6 +5,7 @@
 //! never creates an object or its storage.
 
 use super::{Command, DeliveryConfig, Enqueued, NewDelivery, Page, Recovered, Rotated};
+use crate::http::internal;
 use crate::objects::{ObjectStub, call, stub};
 use edgehook_core::delivery::DeliveryView;
 use edgehook_core::destination::{DestinationChanges, Signing};
@@ -88,8 +89,29 @@ impl DestinationClient {
         .await
     }
 
+    /// Stores deliveries in the destination's log, in order, and starts
+    /// them at once; answers what became of each, in the same order.
+    pub async fn enqueue_all(
+        &self,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<Vec<Enqueued>, ApiError> {
+        let sent = deliveries.len();
+        let answers: Vec<Enqueued> = call(&self.stub, &Command::Enqueue { deliveries }).await?;
+        if answers.len() != sent {
+            return Err(internal(format!(
+                "destination object answered {} outcomes for {sent} deliveries",
+                answers.len()
+            )));
+        }
+        Ok(answers)
+    }
+
+    /// Stores one delivery and starts it at once.
     pub async fn enqueue(&self, delivery: NewDelivery) -> Result<Enqueued, ApiError> {
-        call(&self.stub, &Command::Enqueue { delivery }).await
+        let mut answers = self.enqueue_all(vec![delivery]).await?;
+        answers
+            .pop()
+            .ok_or_else(|| internal("destination object answered no outcome"))
     }
 
     pub async fn list(&self, query: DeliveryQuery) -> Result<Page, ApiError> {

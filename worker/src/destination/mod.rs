@@ -125,9 +125,10 @@ pub enum Command {
     /// The current public key of a destination that signs with ed25519
     /// (`None` for HMAC); the signing key never leaves the object.
     PublicKey,
-    /// Stores a delivery and starts it at once; idempotent per delivery id.
+    /// Stores deliveries, in order, and starts them at once; idempotent per
+    /// delivery id. Answers what became of each, in the same order.
     Enqueue {
-        delivery: NewDelivery,
+        deliveries: Vec<NewDelivery>,
     },
     List {
         query: DeliveryQuery,

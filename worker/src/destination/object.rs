@@ -37,7 +37,7 @@ impl DurableObject for DestinationObject {
             Command::Delete { id, org_id } => reply(d.delete(&id, &org_id).await),
             Command::Rotate { id, org_id } => reply(d.rotate(&id, &org_id).await),
             Command::PublicKey => reply(d.public_key().await),
-            Command::Enqueue { delivery } => reply(d.enqueue(&delivery).await),
+            Command::Enqueue { deliveries } => reply(d.enqueue(&deliveries).await),
             Command::List { query } => reply(d.list(&query).await),
             Command::Get { delivery_id } => reply(d.get(&delivery_id).await),
             Command::Retry { delivery_id } => reply(d.retry(&delivery_id).await),

@@ -26,20 +26,28 @@ use worker::wasm_bindgen_futures::spawn_local;
 const PURGE_BATCH: i64 = 1_000;
 
 impl Destination {
-    /// Stores a delivery and starts attempting it at once; while the
-    /// destination is paused or disabled, keeps it as `skipped` instead.
-    pub async fn enqueue(self: &Rc<Self>, d: &NewDelivery) -> Result<Enqueued, ApiError> {
+    /// Stores deliveries, in order, and starts attempting them at once (one
+    /// wake for all); while the destination is paused or disabled, keeps
+    /// them as `skipped` instead.
+    pub async fn enqueue(
+        self: &Rc<Self>,
+        deliveries: &[NewDelivery],
+    ) -> Result<Vec<Enqueued>, ApiError> {
         let Some(dest) = self.config().await? else {
-            return Ok(Enqueued::Gone);
+            return Ok(vec![Enqueued::Gone; deliveries.len()]);
         };
         let now = config::now_ms();
-        if !dest.is_active {
-            self.log()?.insert(d, now, true)?;
-            return Ok(Enqueued::Skipped);
+        {
+            let log = self.log()?;
+            for d in deliveries {
+                log.insert(d, now, !dest.is_active)?;
+            }
         }
-        self.log()?.insert(d, now, false)?;
+        if !dest.is_active {
+            return Ok(vec![Enqueued::Skipped; deliveries.len()]);
+        }
         self.wake(now).await?;
-        Ok(Enqueued::Stored)
+        Ok(vec![Enqueued::Stored; deliveries.len()])
     }
 
     /// Puts a failed delivery back in the queue with a fresh retry budget.

@@ -5,10 +5,13 @@
 //! - [`publisher`]: the publish quota, idempotency keys, the routing table
 //!   (cached from D1, refreshed when a destination changes), and the fan-out
 //!   to each matching destination's object.
+//! - [`handoff`]: deliveries handed to destinations' objects, one call in
+//!   flight per destination, what arrives meanwhile together in the next.
 //! - [`keys`]: idempotency keys, at most 200 bytes each, forgotten after a day.
 //! - [`client`]: the typed client the worker calls it with.
 
 pub mod client;
+pub mod handoff;
 pub mod keys;
 pub mod object;
 pub mod publisher;

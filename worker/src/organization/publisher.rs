@@ -12,6 +12,7 @@
 //! destinations that hold its deliveries.
 
 use super::Published;
+use super::handoff::Handoffs;
 use crate::destination::client::DestinationClient;
 use crate::destination::{Enqueued, NewDelivery};
 use crate::{config, store};
@@ -48,6 +49,8 @@ pub struct Publisher {
     /// Idempotency keys of publishes in progress in this instance.
     pub(super) in_progress: RefCell<HashSet<String>>,
     pub(super) schema_ready: Cell<bool>,
+    /// Deliveries on their way to destinations' objects.
+    handoffs: Handoffs,
 }
 
 impl Publisher {
@@ -59,6 +62,7 @@ impl Publisher {
             routes: RefCell::new(None),
             in_progress: RefCell::new(HashSet::new()),
             schema_ready: Cell::new(false),
+            handoffs: Handoffs::default(),
         }
     }
 
@@ -133,8 +137,9 @@ impl Publisher {
         })
     }
 
-    /// Hands the event to each destination that takes its type, at once, and
-    /// answers when all have stored it: an active one attempts it, a paused
+    /// Hands the event to each destination that takes its type, at once
+    /// (through [`Handoffs`], with other publishes' deliveries to the same
+    /// destination), and answers when all have stored it: an active one attempts it, a paused
     /// or disabled one keeps it as `skipped` (not in the answer's
     /// `delivery_ids`, which lists what will be attempted). A destination
     /// deleted meanwhile takes nothing; any other failure fails the publish
@@ -157,11 +162,9 @@ impl Publisher {
                     created_at_ms: event.created_at_ms,
                 };
                 async move {
-                    let client = DestinationClient::new(&self.env, destination_id)?;
-                    Ok::<_, ApiError>((
-                        delivery.delivery_id.clone(),
-                        client.enqueue(delivery).await?,
-                    ))
+                    let id = delivery.delivery_id.clone();
+                    let stored = self.handoffs.hand(&self.env, destination_id, delivery);
+                    Ok::<_, ApiError>((id, stored.await?))
                 }
             });
         let mut delivery_ids = vec![];
