@@ -174,7 +174,8 @@ async fn send(
 
 /// The start of the receiver's answer, at most `ANSWER_READ_LIMIT_BYTES`, and
 /// whether there was more. An answer whose length HTTP framing fixes within
-/// the limit (it is never decoded) is read in one piece; any other is read
+/// the limit (it is never decoded) is read in one piece, or not at all when
+/// that length is 0; any other is read
 /// chunk by chunk up to the limit, and the rest is never buffered.
 async fn read_answer(resp: &JsResponse, headers: &Headers) -> Result<(Vec<u8>, bool), JsValue> {
     let framed = framed_within(
@@ -182,6 +183,10 @@ async fn read_answer(resp: &JsResponse, headers: &Headers) -> Result<(Vec<u8>, b
         headers.get("transfer-encoding")?.as_deref(),
         ANSWER_READ_LIMIT_BYTES,
     );
+    if framed == Some(0) {
+        // Nothing to read: an empty answer costs no read.
+        return Ok((Vec::new(), false));
+    }
     if framed.is_some() {
         let whole = JsFuture::from(resp.array_buffer()?).await?;
         let mut read = Uint8Array::new(&whole).to_vec();

@@ -86,6 +86,19 @@ pub const RECORD_ATTEMPT: &str = "INSERT INTO attempt_records \
 (seq, attempt_no, attempted_at, status_code, duration_ms, error, answer, answer_truncated, state, due_at, dual_signed, updated_at) \
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
+/// Most deliveries one [`insert_deliveries`] statement stores.
+pub const INSERT_MAX_ROWS: usize = 100;
+
+/// Stores `rows` new deliveries (at least 1) in one statement, in order; an id
+/// already in the log is left as it is. Parameters per row, in order: id,
+/// type, body, state, due_at, created_at, updated_at.
+pub fn insert_deliveries(rows: usize) -> String {
+    format!(
+        "INSERT OR IGNORE INTO deliveries (id, type, body, state, due_at, created_at, updated_at) VALUES {}",
+        vec!["(?, ?, ?, ?, ?, ?, ?)"; rows.max(1)].join(", ")
+    )
+}
+
 /// Tables beside the log itself: the health ladder's streak and recoveries.
 pub const STATE_SCHEMA: &str = "\
 CREATE TABLE IF NOT EXISTS destination_health (
@@ -137,6 +150,58 @@ mod tests {
                 "recovery_members",
                 "stats_hourly"
             ]
+        );
+    }
+
+    #[test]
+    fn deliveries_are_stored_together_in_order_and_a_known_id_is_left_alone() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        db.execute_batch(&full_schema()).unwrap();
+        let row = |id: &str, body: &str| -> Vec<rusqlite::types::Value> {
+            vec![
+                id.to_string().into(),
+                "t".to_string().into(),
+                body.to_string().into(),
+                "pending".to_string().into(),
+                5_i64.into(),
+                1_i64.into(),
+                2_i64.into(),
+            ]
+        };
+        let insert = |rows: Vec<Vec<rusqlite::types::Value>>| {
+            let sql = insert_deliveries(rows.len());
+            db.execute(&sql, rusqlite::params_from_iter(rows.into_iter().flatten()))
+                .unwrap()
+        };
+        assert_eq!(insert(vec![row("a", "1")]), 1);
+        assert_eq!(
+            insert(vec![row("b", "2"), row("a", "again"), row("c", "3")]),
+            2
+        );
+        let stored: Vec<(String, String)> = db
+            .prepare("SELECT id, body FROM deliveries ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            stored,
+            [
+                ("a".into(), "1".into()),
+                ("b".into(), "2".into()),
+                ("c".into(), "3".into())
+            ]
+        );
+        // Each row counts once in its hour, as one stored alone does.
+        let pending: i64 = db
+            .query_row("SELECT SUM(pending) FROM stats_hourly", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(pending, 3);
+        assert_eq!(insert_deliveries(0), insert_deliveries(1));
+        assert_eq!(
+            insert_deliveries(INSERT_MAX_ROWS).matches('?').count(),
+            7 * INSERT_MAX_ROWS
         );
     }
 

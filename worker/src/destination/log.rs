@@ -24,7 +24,7 @@ use edgehook_log::deliveries_page::{
     Cursor, LogReader, LogRow, Param, Position, query_key, read_page, snapshot,
 };
 use edgehook_log::deliveries_query::DeliveryQuery;
-use edgehook_log::log_schema::{RECORD_ATTEMPT, full_schema};
+use edgehook_log::log_schema::{INSERT_MAX_ROWS, RECORD_ATTEMPT, full_schema, insert_deliveries};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use std::cell::{Cell, RefCell};
@@ -103,29 +103,36 @@ impl Log {
         Ok(!rows.is_empty())
     }
 
-    /// Stores a new delivery, queued for now, or `skipped` (kept, never sent
-    /// unless recovered) when the destination is paused or disabled. A
-    /// delivery id already in the log is left as it is (a publish retried
-    /// after a lost answer).
-    pub fn insert(&self, d: &NewDelivery, now_ms: i64, skipped: bool) -> Result<(), ApiError> {
+    /// Stores new deliveries, in order, queued for now, or `skipped` (kept,
+    /// never sent unless recovered) when the destination is paused or
+    /// disabled: one statement per `INSERT_MAX_ROWS`. A delivery id already
+    /// in the log is left as it is (a publish retried after a lost answer).
+    pub fn insert(&self, ds: &[NewDelivery], now_ms: i64, skipped: bool) -> Result<(), ApiError> {
         let state = if skipped {
             State::Skipped
         } else {
             State::Pending
         };
-        self.exec(
-            "INSERT OR IGNORE INTO deliveries (id, type, body, state, due_at, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-            vec![
-                d.delivery_id.as_str().into(),
-                d.event_type.as_str().into(),
-                d.body.as_str().into(),
-                state.as_str().into(),
-                if skipped { SqlStorageValue::Null } else { now_ms.into() },
-                d.created_at_ms.into(),
-                now_ms.into(),
-            ],
-        )
+        for rows in ds.chunks(INSERT_MAX_ROWS) {
+            let mut bindings = Vec::with_capacity(rows.len() * 7);
+            for d in rows {
+                bindings.extend([
+                    d.delivery_id.as_str().into(),
+                    d.event_type.as_str().into(),
+                    d.body.as_str().into(),
+                    state.as_str().into(),
+                    if skipped {
+                        SqlStorageValue::Null
+                    } else {
+                        now_ms.into()
+                    },
+                    d.created_at_ms.into(),
+                    now_ms.into(),
+                ]);
+            }
+            self.exec(&insert_deliveries(rows.len()), bindings)?;
+        }
+        Ok(())
     }
 
     /// Takes up to `limit` deliveries due by `now_ms`, earliest first, and

@@ -37,12 +37,7 @@ impl Destination {
             return Ok(vec![Enqueued::Gone; deliveries.len()]);
         };
         let now = config::now_ms();
-        {
-            let log = self.log()?;
-            for d in deliveries {
-                log.insert(d, now, !dest.is_active)?;
-            }
-        }
+        self.log()?.insert(deliveries, now, !dest.is_active)?;
         if !dest.is_active {
             return Ok(vec![Enqueued::Skipped; deliveries.len()]);
         }
