@@ -783,12 +783,17 @@ class CheckoutWorker(Worker):
         return path
 
 
-def publish_vs_ceiling(worker: Worker, n: int) -> tuple[Figures, dict]:
+def publish_vs_ceiling(worker: Worker, n: int) -> tuple[Figures, dict, float]:
     """A new tenant with one destination at a lean receiver, warmed up; the
-    no-op ceiling; then `n` events at CONCURRENCY. Returns the figures and the ceiling."""
+    no-op ceiling; then `n` events at CONCURRENCY. Returns the figures, the
+    ceiling, and the CPU seconds workerd's busiest thread spent on the `n`
+    publishes and their deliveries."""
     with warm_destination(worker) as (tenant, _, rx):
         ceiling = noop_ceiling()
-        return load(worker, rx, [tenant], n), ceiling
+        before = thread_cpu_s()
+        f = load(worker, rx, [tenant], n)
+        after = thread_cpu_s()
+    return f, ceiling, max(v - before.get(k, 0.0) for k, v in after.items())
 
 
 def thread_cpu_s() -> dict[tuple[str, str], float]:
@@ -833,12 +838,7 @@ def share(worker: Worker, n: int) -> None:
           "(a worker started for each)")
     for window in (1, 6, 64):
         with Worker(vars={**WORKER_VARS, "EDGEHOOK_MAX_IN_FLIGHT": str(window)}) as w:
-            with warm_destination(w) as (tenant, _, rx):
-                ceiling = noop_ceiling()
-                before = thread_cpu_s()
-                f = load(w, rx, [tenant], n)
-                after = thread_cpu_s()
-        busiest = max(v - before.get(k, 0.0) for k, v in after.items())
+            f, ceiling, busiest = publish_vs_ceiling(w, n)
         line(f"window {window}: publish / ceiling", f"{f.publish_per_s:.0f} / {ceiling['rps']:.0f} req/s", "",
              f"{f.publish_per_s / ceiling['rps']:.2f}×; delivered {f.delivered_per_s:.0f}/s, "
              f"backlog {f.backlog_s:.2f} s, busiest workerd thread {busiest:.2f} s CPU")
@@ -877,12 +877,18 @@ def regression(worker: Worker, prev: Path, n: int, low_n: int, runs: int, rounds
         print(f"\nregression: publish at c={CONCURRENCY} vs the no-op ceiling, {n} events a run, "
               f"{runs} runs each, interleaved")
         ratios: dict[str, list[float]] = {"A": [], "B": []}
+        cpu: dict[str, list[float]] = {"A": [], "B": []}
         for r, name, w in alternately(worker, before, runs):
-            f, ceiling = publish_vs_ceiling(w, n)
+            f, ceiling, busiest = publish_vs_ceiling(w, n)
             ratios[name].append(f.publish_per_s / ceiling["rps"])
+            cpu[name].append(busiest)
             line(f"run {r + 1}, {name}: publish / ceiling", f"{f.publish_per_s:.0f} / {ceiling['rps']:.0f} req/s",
-                 "", f"{ratios[name][-1]:.2f}×; lost {f.lost}, duplicated {f.duplicated}")
+                 "", f"{ratios[name][-1]:.2f}×; busiest workerd thread {busiest:.2f} s CPU; "
+                 f"lost {f.lost}, duplicated {f.duplicated}")
         ma, mb = statistics.median(ratios["A"]), statistics.median(ratios["B"])
+        ca, cb = statistics.median(cpu["A"]), statistics.median(cpu["B"])
+        line("busiest workerd thread per run, A / B (medians)", f"{ca:.2f} / {cb:.2f} s CPU", "",
+             f"A/B {ca / cb:.2f}× (CPU for {n} publishes and their deliveries)")
         line("publish, A's median", f"{ma:.2f}× ceiling", "target ≥ 0.35× ceiling",
              f"{ma / 0.35:.2f}× target (runs {min(ratios['A']):.2f}–{max(ratios['A']):.2f}×)")
         line("publish / ceiling, A / B (medians)", f"{ma:.2f}× / {mb:.2f}×", "target A ≥ 1.0× B",
