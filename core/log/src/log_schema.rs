@@ -86,8 +86,13 @@ pub const RECORD_ATTEMPT: &str = "INSERT INTO attempt_records \
 (seq, attempt_no, attempted_at, status_code, duration_ms, error, answer, answer_truncated, state, due_at, dual_signed, updated_at) \
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
-/// Most deliveries one [`insert_deliveries`] statement stores.
-pub const INSERT_MAX_ROWS: usize = 100;
+/// Most parameters one statement may bind in a Durable Object's SQLite
+/// (Cloudflare's limit, which `wrangler dev` enforces too).
+pub const MAX_BOUND_PARAMETERS: usize = 100;
+
+/// Most deliveries one [`insert_deliveries`] statement stores: 7 parameters
+/// each, within [`MAX_BOUND_PARAMETERS`].
+pub const INSERT_MAX_ROWS: usize = MAX_BOUND_PARAMETERS / 7;
 
 /// Stores `rows` new deliveries (at least 1) in one statement, in order; an id
 /// already in the log is left as it is. Parameters per row, in order: id,
@@ -203,6 +208,8 @@ mod tests {
             insert_deliveries(INSERT_MAX_ROWS).matches('?').count(),
             7 * INSERT_MAX_ROWS
         );
+        assert_eq!(INSERT_MAX_ROWS, 14, "7 × 14 = 98 parameters, within 100");
+        assert!(insert_deliveries(INSERT_MAX_ROWS + 1).matches('?').count() > MAX_BOUND_PARAMETERS);
     }
 
     #[test]
