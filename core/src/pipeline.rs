@@ -6,15 +6,25 @@
 //! The destination's object holds one [`Pipeline`] and only carries out what
 //! it decides (sans-IO, as QUIC and TLS state machines are written): it tells
 //! the pipeline what happened ([`Pipeline::wake`], [`Pipeline::alarm_fired`],
-//! [`Pipeline::taken`], [`Pipeline::attempt_ended`]) and asks what to do next
-//! ([`Pipeline::next`]). Every decision is a pure function of those events and
-//! the clock, so it is unit-tested here.
+//! [`Pipeline::taken`], [`Pipeline::attempt_ended`], [`Pipeline::recorded`])
+//! and asks what to do next ([`Pipeline::next`]). Every decision is a pure
+//! function of those events and the clock, so it is unit-tested here.
 //!
 //! A run is a sliding window: it starts an attempt whenever a slot is free
 //! and the throttle allows one, so no attempt waits for another's answer
 //! beyond the window's size and no batch waits for its slowest member. It
 //! stops starting attempts once its wall-time budget is spent, waits for those
 //! in flight, and hands what is left to the alarm.
+//!
+//! An attempt's slot frees the moment it ends, but its record may wait a
+//! little: each turn of a Durable Object that writes ends in a commit of its
+//! own, and answers arrive one per turn, so records written as each answer
+//! arrives cost a commit each. The object keeps the records of attempts that
+//! ended and writes them together: with its next write (a take from the queue,
+//! or deliveries stored), or at the latest [`RECORD_WITHIN_MS`] after the
+//! first of them ended, and always before the run ends. A restart meanwhile
+//! loses those records, and their deliveries are attempted again once their
+//! leases end: the repeat a restart mid-attempt allows in any case.
 //!
 //! The throttle (`max_per_second`) counts an attempt from when it is sent
 //! until a second after it ended, and allows a send only while fewer than
@@ -39,6 +49,8 @@ pub const DEFAULT_RUN_BUDGET_SECONDS: i64 = 30;
 pub const RECOVERY_ALARM_MS: i64 = 30_000;
 /// How long after it ended the throttle still counts an attempt.
 pub const THROTTLE_WINDOW_MS: i64 = 1_000;
+/// How long the record of an attempt that ended may wait to be written with others.
+pub const RECORD_WITHIN_MS: i64 = 10;
 /// Bounds of a destination's `max_per_second`.
 pub const MAX_PER_SECOND_RANGE: (i64, i64) = (1, 1_000);
 
@@ -68,6 +80,8 @@ impl Default for Limits {
 pub enum Step {
     /// Take up to this many due deliveries from the queue and attempt each.
     Take(u32),
+    /// Write the records of the attempts that ended, each then [`Pipeline::recorded`].
+    Record,
     /// Wait until an attempt ends, a wake arrives, or `until` (if any) passes.
     Wait { until: Option<i64> },
     /// The run is over: carry out its end.
@@ -114,6 +128,10 @@ struct Run {
     in_flight: u32,
     queue: Queue,
     alarm_by: Option<i64>,
+    /// Attempts that ended and are not recorded yet.
+    unrecorded: u32,
+    /// When the first of them must be recorded by.
+    record_by: Option<i64>,
 }
 
 /// One destination's pipeline: the run in progress, if any, what the
@@ -147,13 +165,14 @@ impl Pipeline {
         }
     }
 
-    /// Whether the run in progress has a free slot in a window of
-    /// `max_in_flight`: only then does a wake need to reach it at once (a run
-    /// whose window is full takes what was stored when an attempt ends).
-    pub fn has_room(&self, max_in_flight: u32) -> bool {
+    /// Whether a wake must reach the run in progress at once: it has a free
+    /// slot in a window of `max_in_flight`, or owes records, which then share
+    /// the commit of what the wake stored. A run whose window is full and
+    /// owes nothing takes what was stored when an attempt ends.
+    pub fn wants_wake(&self, max_in_flight: u32) -> bool {
         self.run
             .as_ref()
-            .is_some_and(|run| run.in_flight < max_in_flight.max(1))
+            .is_some_and(|run| run.in_flight < max_in_flight.max(1) || run.unrecorded > 0)
     }
 
     /// The alarm fired; it is spent.
@@ -197,6 +216,9 @@ impl Pipeline {
                 yielded: false,
             });
         }
+        if run.record_by.is_some_and(|by| now_ms >= by) {
+            return Step::Record;
+        }
         let budget_ends = run.started_ms + limits.run_budget_ms.max(0);
         let spent = now_ms >= budget_ends;
         let mut until = None;
@@ -216,7 +238,13 @@ impl Pipeline {
             if !spent && run.queue == Queue::MayHaveDue {
                 until = Some(until.map_or(budget_ends, |u: i64| u.min(budget_ends)));
             }
-            return Step::Wait { until };
+            return Step::Wait {
+                until: earliest(until, run.record_by),
+            };
+        }
+        if run.unrecorded > 0 {
+            // Nothing left to wait for: a run ends with every attempt recorded.
+            return Step::Record;
         }
         let ended = Ended {
             full: run.full,
@@ -239,14 +267,28 @@ impl Pipeline {
         self.throttle.in_flight += got;
     }
 
-    /// An attempt ended at `now_ms`; `alarm_by` is when its delivery needs
-    /// the alarm again (its retry, or its purge once past retention).
-    pub fn attempt_ended(&mut self, alarm_by: Option<i64>, now_ms: i64) {
+    /// An attempt ended at `now_ms`: its slot is free, and its record is
+    /// owed within [`RECORD_WITHIN_MS`].
+    pub fn attempt_ended(&mut self, now_ms: i64) {
         if let Some(run) = &mut self.run {
             run.in_flight = run.in_flight.saturating_sub(1);
-            run.alarm_by = earliest(run.alarm_by, alarm_by);
+            run.unrecorded += 1;
+            run.record_by = run.record_by.or(Some(now_ms + RECORD_WITHIN_MS));
         }
         self.throttle.ended(now_ms);
+    }
+
+    /// The record of an attempt that ended was written; `alarm_by` is when
+    /// its delivery needs the alarm again (its retry, or its purge once past
+    /// retention).
+    pub fn recorded(&mut self, alarm_by: Option<i64>) {
+        if let Some(run) = &mut self.run {
+            run.unrecorded = run.unrecorded.saturating_sub(1);
+            if run.unrecorded == 0 {
+                run.record_by = None;
+            }
+            run.alarm_by = earliest(run.alarm_by, alarm_by);
+        }
     }
 
     /// The run in progress failed at `now_ms`: it is over, its attempts in
@@ -301,6 +343,8 @@ impl Run {
             in_flight: 0,
             queue: Queue::MayHaveDue,
             alarm_by: None,
+            unrecorded: 0,
+            record_by: None,
         }
     }
 }
@@ -468,6 +512,7 @@ mod tests {
         assert_eq!(THROTTLE_WINDOW_MS, 1_000);
         assert_eq!(MAX_PER_SECOND_RANGE, (1, 1_000));
         assert_eq!(RECOVERY_ALARM_MS, 30_000);
+        assert_eq!(RECORD_WITHIN_MS, 10);
     }
 
     #[test]
@@ -492,11 +537,14 @@ mod tests {
                 until: Some(30_000)
             }
         );
-        p.attempt_ended(None, 1);
+        p.attempt_ended(1);
+        p.recorded(None);
         assert_eq!(p.next(2, LIMITS), Step::Take(1), "one slot refills at once");
         p.taken(1, 1);
-        p.attempt_ended(None, 2);
-        p.attempt_ended(None, 2);
+        p.attempt_ended(2);
+        p.recorded(None);
+        p.attempt_ended(2);
+        p.recorded(None);
         assert_eq!(p.next(3, LIMITS), Step::Take(2));
     }
 
@@ -521,28 +569,36 @@ mod tests {
     }
 
     #[test]
-    fn a_wake_reaches_a_run_only_while_its_window_has_room() {
+    fn a_wake_reaches_a_run_only_while_its_window_has_room_or_it_owes_records() {
         let mut p = Pipeline::new();
-        assert!(!p.has_room(6), "no run");
+        assert!(!p.wants_wake(6), "no run");
         assert!(p.wake(0));
-        assert!(p.has_room(6));
+        assert!(p.wants_wake(6));
         assert_eq!(p.next(0, LIMITS), Step::Take(6));
         p.taken(6, 5);
-        assert!(p.has_room(6));
+        assert!(p.wants_wake(6));
         p.taken(1, 1);
-        assert!(!p.has_room(6), "six in flight");
-        assert!(p.has_room(7));
+        assert!(!p.wants_wake(6), "six in flight");
+        assert!(p.wants_wake(7));
         // Stored meanwhile, with the window full: the next end takes it.
         assert!(!p.wake(1));
-        p.attempt_ended(None, 2);
-        assert!(p.has_room(6));
+        p.attempt_ended(2);
+        assert!(p.wants_wake(6));
         assert_eq!(p.next(2, LIMITS), Step::Take(1));
+        p.taken(1, 1);
+        assert!(p.wants_wake(6), "full again, but it owes a record");
+        p.recorded(None);
+        assert!(!p.wants_wake(6));
+        p.attempt_ended(3);
+        p.recorded(None);
+        assert!(p.wants_wake(6));
+        assert_eq!(p.next(3, LIMITS), Step::Take(1));
         // A window of 0 is read as 1.
         let mut q = Pipeline::new();
         q.wake(0);
-        assert!(q.has_room(0));
+        assert!(q.wants_wake(0));
         q.taken(1, 1);
-        assert!(!q.has_room(0));
+        assert!(!q.wants_wake(0));
     }
 
     #[test]
@@ -553,9 +609,11 @@ mod tests {
         p.taken(6, 2);
         // Nothing more is due: wait only for the two in flight, with no timer.
         assert_eq!(p.next(1, LIMITS), Step::Wait { until: None });
-        p.attempt_ended(Some(9_000), 2);
+        p.attempt_ended(2);
+        p.recorded(Some(9_000));
         assert_eq!(p.next(2, LIMITS), Step::Wait { until: None });
-        p.attempt_ended(Some(5_000), 3);
+        p.attempt_ended(3);
+        p.recorded(Some(5_000));
         assert_eq!(
             p.next(3, LIMITS),
             Step::End(Ended {
@@ -635,11 +693,13 @@ mod tests {
                 until: Some(31_000)
             }
         );
-        p.attempt_ended(None, 1_002);
+        p.attempt_ended(1_002);
+        p.recorded(None);
         // The budget is spent: the free slot is not refilled.
         assert_eq!(p.next(31_000, LIMITS), Step::Wait { until: None });
         for _ in 0..5 {
-            p.attempt_ended(None, 31_400);
+            p.attempt_ended(31_400);
+            p.recorded(None);
         }
         assert_eq!(
             p.next(31_500, LIMITS),
@@ -657,7 +717,8 @@ mod tests {
         p.wake(0);
         p.next(0, LIMITS);
         p.taken(6, 1);
-        p.attempt_ended(None, 10);
+        p.attempt_ended(10);
+        p.recorded(None);
         assert_eq!(p.next(40_000, LIMITS), QUIET_END);
     }
 
@@ -694,7 +755,8 @@ mod tests {
             }
         );
         for end in [200, 300, 300, 400, 500] {
-            p.attempt_ended(None, end);
+            p.attempt_ended(end);
+            p.recorded(None);
         }
         assert_eq!(p.next(600, limits), Step::Wait { until: Some(1_200) });
         assert_eq!(p.next(1_199, limits), Step::Wait { until: Some(1_200) });
@@ -705,7 +767,8 @@ mod tests {
         p.taken(2, 0);
         // Drained: the throttle keeps nothing waiting but the one in flight.
         assert_eq!(p.next(1_301, limits), Step::Wait { until: None });
-        p.attempt_ended(None, 1_350);
+        p.attempt_ended(1_350);
+        p.recorded(None);
         assert_eq!(p.next(1_400, limits), QUIET_END);
     }
 
@@ -722,9 +785,11 @@ mod tests {
                 until: Some(30_000)
             }
         );
-        p.attempt_ended(None, 5_000);
+        p.attempt_ended(5_000);
+        p.recorded(None);
         assert_eq!(p.next(5_000, limits), Step::Wait { until: Some(6_000) });
-        p.attempt_ended(None, 5_500);
+        p.attempt_ended(5_500);
+        p.recorded(None);
         assert_eq!(p.next(6_000, limits), Step::Take(1));
     }
 
@@ -735,7 +800,8 @@ mod tests {
         assert_eq!(p.next(0, throttled(4)), Step::Take(4));
         p.taken(4, 4);
         for end in [10, 20, 30, 40] {
-            p.attempt_ended(None, end);
+            p.attempt_ended(end);
+            p.recorded(None);
         }
         // Four counted and one allowed: all four must leave, the last at 40.
         assert_eq!(p.next(50, throttled(1)), Step::Wait { until: Some(1_040) });
@@ -757,12 +823,105 @@ mod tests {
         p.wake(0);
         assert_eq!(p.next(0, limits), Step::Take(1));
         p.taken(1, 1);
-        p.attempt_ended(None, 1);
+        p.attempt_ended(1);
+        p.recorded(None);
         assert_eq!(p.next(2, limits), Step::Wait { until: Some(500) });
         assert!(matches!(
             p.next(500, limits),
             Step::End(Ended { yielded: true, .. })
         ));
+    }
+
+    #[test]
+    fn records_wait_a_little_while_slots_refill_at_once() {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        assert_eq!(p.next(0, LIMITS), Step::Take(6));
+        p.taken(6, 6);
+        p.attempt_ended(100);
+        assert_eq!(
+            p.next(100, LIMITS),
+            Step::Take(1),
+            "the slot refills unrecorded"
+        );
+        p.taken(1, 1);
+        assert_eq!(
+            p.next(101, LIMITS),
+            Step::Wait {
+                until: Some(100 + RECORD_WITHIN_MS)
+            },
+            "the wait ends when the record is due"
+        );
+        p.attempt_ended(105);
+        assert_eq!(
+            p.next(106, LIMITS),
+            Step::Take(1),
+            "a later end does not put the first record off"
+        );
+        p.taken(1, 0);
+        assert_eq!(
+            p.next(109, LIMITS),
+            Step::Wait {
+                until: Some(100 + RECORD_WITHIN_MS)
+            }
+        );
+        assert_eq!(p.next(100 + RECORD_WITHIN_MS, LIMITS), Step::Record);
+        p.recorded(Some(9_000));
+        assert_eq!(
+            p.next(111, LIMITS),
+            Step::Record,
+            "due until every owed record is written"
+        );
+        p.recorded(Some(8_000));
+        assert_eq!(p.next(111, LIMITS), Step::Wait { until: None });
+        // The next end owes a record from its own end.
+        p.attempt_ended(200);
+        assert_eq!(
+            p.next(200, LIMITS),
+            Step::Wait {
+                until: Some(200 + RECORD_WITHIN_MS)
+            }
+        );
+    }
+
+    #[test]
+    fn a_run_ends_only_once_every_attempt_is_recorded() {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        assert_eq!(p.next(0, LIMITS), Step::Take(6));
+        p.taken(6, 2);
+        p.attempt_ended(3);
+        p.attempt_ended(4);
+        assert_eq!(p.next(5, LIMITS), Step::Record, "nothing left but records");
+        p.recorded(Some(7_000));
+        assert_eq!(p.next(5, LIMITS), Step::Record);
+        p.recorded(Some(6_000));
+        assert_eq!(
+            p.next(5, LIMITS),
+            Step::End(Ended {
+                full: false,
+                alarm_by: Some(6_000),
+                yielded: false,
+            }),
+            "the records' retries reach the run's end"
+        );
+    }
+
+    #[test]
+    fn a_record_made_before_it_is_due_clears_the_wait_for_it() {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        p.next(0, LIMITS);
+        p.taken(6, 6);
+        p.attempt_ended(50);
+        p.recorded(None);
+        assert_eq!(
+            p.next(50 + RECORD_WITHIN_MS, LIMITS),
+            Step::Take(1),
+            "nothing is owed"
+        );
+        p.taken(1, 0);
+        assert_eq!(p.next(70, LIMITS), Step::Wait { until: None });
     }
 
     #[test]
@@ -773,7 +932,8 @@ mod tests {
         q.next(0, limits);
         q.taken(3, 3);
         for _ in 0..3 {
-            q.attempt_ended(None, 50);
+            q.attempt_ended(50);
+            q.recorded(None);
         }
         q.taken(3, 0);
         assert_eq!(q.next(60, limits), QUIET_END);
@@ -789,7 +949,8 @@ mod tests {
         p.next(0, LIMITS);
         p.taken(6, 6);
         for _ in 0..6 {
-            p.attempt_ended(None, 10);
+            p.attempt_ended(10);
+            p.recorded(None);
         }
         assert_eq!(p.throttle.ended.len(), 6);
         assert_eq!(p.next(1_010, LIMITS), Step::Take(6));
@@ -805,9 +966,12 @@ mod tests {
         p.wake(0);
         p.next(0, LIMITS);
         p.taken(6, 3);
-        p.attempt_ended(Some(7_000), 1);
-        p.attempt_ended(None, 2);
-        p.attempt_ended(Some(6_000), 3);
+        p.attempt_ended(1);
+        p.recorded(Some(7_000));
+        p.attempt_ended(2);
+        p.recorded(None);
+        p.attempt_ended(3);
+        p.recorded(Some(6_000));
         assert_eq!(
             p.next(10, LIMITS),
             Step::End(Ended {
@@ -860,7 +1024,8 @@ mod tests {
     #[test]
     fn events_without_a_run_change_no_run() {
         let mut p = Pipeline::new();
-        p.attempt_ended(Some(5), 0);
+        p.attempt_ended(0);
+        p.recorded(Some(5));
         p.taken(3, 1);
         assert!(!p.running());
         assert_eq!(p.next(0, LIMITS), QUIET_END);

@@ -1,5 +1,6 @@
-//! What an attempt's end means for a destination, recorded in one commit the
-//! moment it ends: the attempt and the delivery's new state in the log, the
+//! What an attempt's end means for a destination: its slot frees at once, and
+//! its record, with those of attempts that ended close to it, is written in
+//! one commit: the attempt and the delivery's new state in the log, the
 //! hourly counters, a running recovery's progress, and the health ladder's
 //! streak; and what it calls for beyond the log: operational events
 //! (`delivery.exhausted`, `destination.failing`, `destination.recovered`,
@@ -28,8 +29,36 @@ pub(super) struct Recorded {
 }
 
 impl Destination {
+    /// An attempt ended: its connection is let go, its slot frees, and its
+    /// record is owed.
+    pub(super) fn ended(&self, done: Finished) {
+        if let Some(c) = self.in_flight.borrow_mut().remove(&done.row.seq)
+            && !done.attempted.ended
+        {
+            c.abort();
+        }
+        self.pipeline.borrow_mut().attempt_ended(config::now_ms());
+        self.unrecorded.borrow_mut().push(done);
+    }
+
+    /// Writes the records owed, in this turn's commit, and disables the
+    /// destination if one of them has the health ladder give up on it.
+    pub(super) async fn record_ended(&self) -> Result<(), ApiError> {
+        let owed = std::mem::take(&mut *self.unrecorded.borrow_mut());
+        let mut disable = None;
+        for done in owed {
+            let recorded = self.record(done)?;
+            self.pipeline.borrow_mut().recorded(recorded.alarm_by);
+            disable = disable.or(recorded.disable);
+        }
+        match disable {
+            Some(health) => self.disable_failing(health).await,
+            None => Ok(()),
+        }
+    }
+
     /// Records an attempt that ended and everything it changes.
-    pub(super) fn record(&self, done: Finished) -> Result<Recorded, ApiError> {
+    fn record(&self, done: Finished) -> Result<Recorded, ApiError> {
         let Finished {
             row,
             sent_at,
@@ -37,11 +66,6 @@ impl Destination {
             dual_signed,
             retries,
         } = done;
-        if let Some(c) = self.in_flight.borrow_mut().remove(&row.seq)
-            && !attempted.ended
-        {
-            c.abort();
-        }
         let none = Recorded {
             alarm_by: None,
             disable: None,

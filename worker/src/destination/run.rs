@@ -6,9 +6,13 @@
 //! a sliding window: it takes due deliveries from the queue (leasing each for
 //! its attempt, so a restart mid-attempt retries it after the lease) only
 //! when a slot is free and the throttle allows, starts each attempt at once,
-//! records each the moment it ends, and refills its slot. It stops taking
-//! after its budget, waits for the attempts in flight, and ends; what is left
-//! goes to the alarm, the safety net and clock that resumes, retries and purges.
+//! and refills an attempt's slot the moment it ends. The records of attempts
+//! that ended are written together, in the commit of the run's next write (a
+//! take from the queue, or deliveries stored) or within
+//! [`RECORD_WITHIN_MS`](edgehook_core::pipeline::RECORD_WITHIN_MS) of the
+//! first, rather than a commit each. It stops taking after its budget, waits
+//! for the attempts in flight, records them, and ends; what is left goes to
+//! the alarm, the safety net and clock that resumes, retries and purges.
 
 use super::attempts::Attempts;
 use super::state::Destination;
@@ -69,9 +73,10 @@ impl Destination {
     }
 
     /// Makes sure what is queued now is attempted: starts a run, or tells the
-    /// run in progress (at once if its window has room; otherwise it takes
-    /// what was stored when an attempt ends), and makes sure the alarm would
-    /// resume it after a restart.
+    /// run in progress (at once if its window has room or it owes records,
+    /// which then share this commit; otherwise it takes what was stored when
+    /// an attempt ends), and makes sure the alarm would resume it after a
+    /// restart.
     pub(super) async fn wake(self: &Rc<Self>, now: i64) -> Result<(), ApiError> {
         self.alarm_by(Some(now + RECOVERY_ALARM_MS)).await?;
         if self.pipeline.borrow_mut().wake(now) {
@@ -84,7 +89,7 @@ impl Destination {
         } else if self
             .pipeline
             .borrow()
-            .has_room(config::settings(&self.env)?.max_in_flight)
+            .wants_wake(config::settings(&self.env)?.max_in_flight)
         {
             self.woken.raise();
         }
@@ -96,11 +101,20 @@ impl Destination {
     /// flight are cut off and retried after their leases).
     async fn run(&self) -> Result<(), ApiError> {
         let mut attempts: Attempts<'_> = FuturesUnordered::new();
-        match self.drive(&mut attempts).await {
+        let driven = self.drive(&mut attempts).await;
+        // Owed only by a run that failed, or ended as its destination was
+        // deleted: their leases end, and the alarm attempts them again.
+        let lost = std::mem::take(&mut *self.unrecorded.borrow_mut()).len();
+        match driven {
             Ok(ended) => self.finish(ended).await,
             Err(e) => {
                 let now = config::now_ms();
                 self.pipeline.borrow_mut().abandon(now);
+                if lost > 0 {
+                    worker::console_error!(
+                        "delivery run: {lost} ended attempts not recorded; attempted again after their leases"
+                    );
+                }
                 if let Err(release) = self.release_ahead(now) {
                     // Their leases end, and the queue has them again then.
                     worker::console_error!(
@@ -124,19 +138,21 @@ impl Destination {
             let step = self.pipeline.borrow_mut().next(now, limits);
             match step {
                 Step::Take(n) => {
+                    if self.ahead.borrow().len() < n as usize {
+                        // Taking from the queue writes: the owed records share its commit.
+                        self.record_ended().await?;
+                    }
                     let started = self.start(n, now, limits.max_in_flight).await?;
                     self.pipeline.borrow_mut().taken(n, started.len() as u32);
                     attempts.extend(started);
                 }
+                Step::Record => self.record_ended().await?,
                 Step::Wait { until } => {
-                    if let Some(done) = self.next_event(attempts, &mut timer, until, now).await {
-                        let recorded = self.record(done)?;
-                        self.pipeline
-                            .borrow_mut()
-                            .attempt_ended(recorded.alarm_by, config::now_ms());
-                        if let Some(health) = recorded.disable {
-                            self.disable_failing(health).await?;
-                        }
+                    match self.next_event(attempts, &mut timer, until, now).await {
+                        Some(done) => self.ended(done),
+                        // Woken as deliveries were stored, or at a moment the
+                        // pipeline named: owed records share this turn's commit.
+                        None => self.record_ended().await?,
                     }
                 }
                 Step::End(ended) => return Ok(ended),

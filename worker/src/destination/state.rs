@@ -4,7 +4,7 @@
 //! attempts in flight, and the alarm.
 
 use super::DeliveryConfig;
-use super::attempts::Signal;
+use super::attempts::{Finished, Signal};
 use super::log::{DueRow, Log};
 use crate::config;
 use crate::error::Context;
@@ -36,6 +36,9 @@ pub struct Destination {
     pub(super) ahead: RefCell<Ahead<DueRow>>,
     /// Tells a waiting run that deliveries were stored meanwhile.
     pub(super) woken: Signal,
+    /// Attempts that ended, their records owed: written together when the
+    /// pipeline says, or with the run's next write.
+    pub(super) unrecorded: RefCell<Vec<Finished>>,
     /// Attempts in flight, by delivery sequence number: deleting the
     /// destination aborts them.
     pub(super) in_flight: RefCell<HashMap<i64, AbortController>>,
@@ -62,6 +65,7 @@ impl Destination {
             pipeline: RefCell::new(Pipeline::new()),
             ahead: RefCell::new(Ahead::default()),
             woken: Signal::default(),
+            unrecorded: RefCell::new(Vec::new()),
             in_flight: RefCell::new(HashMap::new()),
         }
     }
