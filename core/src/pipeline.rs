@@ -22,7 +22,8 @@
 //! arrives cost a commit each. The object keeps the records of attempts that
 //! ended and writes them together: with its next write (a take from the queue,
 //! or deliveries stored), or at the latest [`RECORD_WITHIN_MS`] after the
-//! first of them ended, and always before the run ends. A restart meanwhile
+//! first of them ended, and always before the run ends. An attempt that ends
+//! with no other in flight has nothing to wait for and is recorded at once. A restart meanwhile
 //! loses those records, and their deliveries are attempted again once their
 //! leases end: the repeat a restart mid-attempt allows in any case.
 //!
@@ -268,12 +269,18 @@ impl Pipeline {
     }
 
     /// An attempt ended at `now_ms`: its slot is free, and its record is
-    /// owed within [`RECORD_WITHIN_MS`].
+    /// owed within [`RECORD_WITHIN_MS`] while other attempts are in flight
+    /// (their ends could share its commit), or at once when none is.
     pub fn attempt_ended(&mut self, now_ms: i64) {
         if let Some(run) = &mut self.run {
             run.in_flight = run.in_flight.saturating_sub(1);
             run.unrecorded += 1;
-            run.record_by = run.record_by.or(Some(now_ms + RECORD_WITHIN_MS));
+            let wait = if run.in_flight > 0 {
+                RECORD_WITHIN_MS
+            } else {
+                0
+            };
+            run.record_by = run.record_by.or(Some(now_ms + wait));
         }
         self.throttle.ended(now_ms);
     }
@@ -881,6 +888,28 @@ mod tests {
             Step::Wait {
                 until: Some(200 + RECORD_WITHIN_MS)
             }
+        );
+    }
+
+    #[test]
+    fn an_attempt_that_ends_with_none_other_in_flight_is_recorded_at_once() {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        assert_eq!(p.next(0, LIMITS), Step::Take(6));
+        p.taken(6, 1);
+        p.wake(3);
+        p.attempt_ended(5);
+        assert_eq!(p.next(5, LIMITS), Step::Record, "before the next take");
+        p.recorded(None);
+        assert_eq!(p.next(5, LIMITS), Step::Take(6));
+        p.taken(6, 2);
+        p.attempt_ended(8);
+        assert_eq!(
+            p.next(8, LIMITS),
+            Step::Wait {
+                until: Some(8 + RECORD_WITHIN_MS)
+            },
+            "one other in flight: it may end soon"
         );
     }
 
