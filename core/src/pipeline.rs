@@ -23,9 +23,10 @@
 //! ended and writes them together: with its next write (a take from the queue,
 //! or deliveries stored), or at the latest [`RECORD_WITHIN_MS`] after the
 //! first of them ended, and always before the run ends. An attempt that ends
-//! with no other in flight has nothing to wait for and is recorded at once. A restart meanwhile
-//! loses those records, and their deliveries are attempted again once their
-//! leases end: the repeat a restart mid-attempt allows in any case.
+//! with no other in flight has nothing to wait for and is recorded at once.
+//! A restart meanwhile loses those records, and their deliveries are attempted
+//! again once their leases end: the repeat a restart mid-attempt allows in
+//! any case.
 //!
 //! The throttle (`max_per_second`) counts an attempt from when it is sent
 //! until a second after it ended, and allows a send only while fewer than
