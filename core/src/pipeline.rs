@@ -28,6 +28,14 @@
 //! again once their leases end: the repeat a restart mid-attempt allows in
 //! any case.
 //!
+//! A delivery stored while the queue is known to hold nothing due, and the
+//! window and the throttle have room for it, goes straight into the window:
+//! the object leases it in the statement that stores it and holds it, and the
+//! run starts it without reading it back from the queue
+//! ([`Pipeline::straight_in`], [`Pipeline::stored`]). The queue is known to be
+//! drained once a take found fewer than it asked for, until a wake, the alarm
+//! or a run that gives back what it held says otherwise.
+//!
 //! The throttle (`max_per_second`) counts an attempt from when it is sent
 //! until a second after it ended, and allows a send only while fewer than
 //! `max_per_second` are counted. A request reaches the receiver after it was
@@ -114,12 +122,14 @@ pub enum AlarmFired {
     Joined { cover_until: i64 },
 }
 
-/// Whether the queue may still hold due deliveries for the run in progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether the queue may still hold due deliveries that no run took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Queue {
+    /// Not known otherwise (as when the object starts).
+    #[default]
     MayHaveDue,
     /// The last take found fewer than it asked for: nothing more was due then,
-    /// and only a wake says otherwise.
+    /// and only a wake, the alarm or a run given up says otherwise.
     Drained,
 }
 
@@ -128,7 +138,6 @@ struct Run {
     started_ms: i64,
     full: bool,
     in_flight: u32,
-    queue: Queue,
     alarm_by: Option<i64>,
     /// Attempts that ended and are not recorded yet.
     unrecorded: u32,
@@ -137,7 +146,7 @@ struct Run {
 }
 
 /// One destination's pipeline: the run in progress, if any, what the
-/// throttle counts, and what is known of the alarm.
+/// throttle counts, what is known of the queue and of the alarm.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Pipeline {
     run: Option<Run>,
@@ -145,6 +154,10 @@ pub struct Pipeline {
     /// When the alarm fires (outer `None`: not read from storage yet).
     alarm: Option<Option<i64>>,
     stopped: bool,
+    queue: Queue,
+    /// Deliveries stored straight into the window ([`Pipeline::straight_in`]),
+    /// held by the object until the run starts them.
+    ready: u32,
 }
 
 impl Pipeline {
@@ -152,19 +165,48 @@ impl Pipeline {
         Pipeline::default()
     }
 
-    /// Deliveries were stored or reopened. Answers whether a run must start;
-    /// otherwise the run in progress takes them before it ends.
+    /// Deliveries were stored or reopened, due in the queue. Answers whether
+    /// a run must start; otherwise the run in progress takes them before it ends.
     pub fn wake(&mut self, now_ms: i64) -> bool {
-        match &mut self.run {
-            Some(run) => {
-                run.queue = Queue::MayHaveDue;
-                false
-            }
-            None => {
-                self.run = Some(Run::new(now_ms, false));
-                true
-            }
+        self.stored(now_ms, 0, true)
+    }
+
+    /// How many of `n` deliveries stored at `now_ms` go straight into the
+    /// window: leased as they are stored, held by the object and started by
+    /// the run without reading them back from the queue. Only while the
+    /// queue is known to hold nothing due (they would overtake it otherwise),
+    /// and only as many as the window's free slots and the throttle allow
+    /// beyond those already waiting.
+    pub fn straight_in(&mut self, n: u32, now_ms: i64, limits: Limits) -> u32 {
+        if self.stopped || self.queue != Queue::Drained {
+            return 0;
         }
+        let in_flight = self.run.as_ref().map_or(0, |run| run.in_flight);
+        let free = limits
+            .max_in_flight
+            .max(1)
+            .saturating_sub(in_flight.saturating_add(self.ready));
+        let room = match self.throttle.room(now_ms, limits.max_per_second) {
+            Room::Sends(k) => k.saturating_sub(self.ready),
+            Room::WaitUntil(_) | Room::WaitForAnEnd => 0,
+        };
+        n.min(free).min(room)
+    }
+
+    /// Deliveries were stored: `ready` of them straight into the window (as
+    /// [`Pipeline::straight_in`] allowed) and, if `queued`, others due in the
+    /// queue. Answers whether a run must start; otherwise the run in progress
+    /// takes them before it ends.
+    pub fn stored(&mut self, now_ms: i64, ready: u32, queued: bool) -> bool {
+        self.ready = self.ready.saturating_add(ready);
+        if queued {
+            self.queue = Queue::MayHaveDue;
+        }
+        if self.run.is_some() {
+            return false;
+        }
+        self.run = Some(Run::new(now_ms, false));
+        true
     }
 
     /// Whether a wake must reach the run in progress at once: it has a free
@@ -180,10 +222,10 @@ impl Pipeline {
     /// The alarm fired; it is spent.
     pub fn alarm_fired(&mut self, now_ms: i64) -> AlarmFired {
         self.alarm = Some(None);
+        self.queue = Queue::MayHaveDue;
         match &mut self.run {
             Some(run) => {
                 run.full = true;
-                run.queue = Queue::MayHaveDue;
                 AlarmFired::Joined {
                     cover_until: now_ms + RECOVERY_ALARM_MS,
                 }
@@ -223,12 +265,19 @@ impl Pipeline {
         }
         let budget_ends = run.started_ms + limits.run_budget_ms.max(0);
         let spent = now_ms >= budget_ends;
+        let to_start = self.queue == Queue::MayHaveDue || self.ready > 0;
         let mut until = None;
-        if !spent && run.queue == Queue::MayHaveDue {
+        if !spent && to_start {
             let free = limits.max_in_flight.max(1).saturating_sub(run.in_flight);
             if free > 0 {
                 match self.throttle.room(now_ms, limits.max_per_second) {
-                    Room::Sends(n) => return Step::Take(free.min(n)),
+                    // From a drained queue, only what is held ready: no read.
+                    Room::Sends(n) => {
+                        return Step::Take(match self.queue {
+                            Queue::MayHaveDue => free.min(n),
+                            Queue::Drained => free.min(n).min(self.ready),
+                        });
+                    }
                     Room::WaitUntil(at) => until = Some(at.min(budget_ends)),
                     // Only attempts in flight hold the throttle: one ending wakes the run.
                     Room::WaitForAnEnd => {}
@@ -237,7 +286,7 @@ impl Pipeline {
         }
         if run.in_flight > 0 || until.is_some() {
             // The budget's end is a moment to look again: the run yields then.
-            if !spent && run.queue == Queue::MayHaveDue {
+            if !spent && to_start {
                 until = Some(until.map_or(budget_ends, |u: i64| u.min(budget_ends)));
             }
             return Step::Wait {
@@ -251,22 +300,36 @@ impl Pipeline {
         let ended = Ended {
             full: run.full,
             alarm_by: run.alarm_by,
-            yielded: spent && run.queue == Queue::MayHaveDue,
+            yielded: spent && to_start,
         };
         self.run = None;
+        if ended.yielded {
+            // What was held ready goes back to the queue, due now.
+            self.given_back();
+        }
         Step::End(ended)
     }
 
-    /// The object asked the queue for `asked` deliveries at `now_ms` and got
-    /// `got`, now each in flight.
+    /// The object asked for `asked` deliveries (those held ready first, then
+    /// the queue's) and got `got`, now each in flight. Fewer than asked
+    /// means nothing more is due, nor held.
     pub fn taken(&mut self, asked: u32, got: u32) {
         if let Some(run) = &mut self.run {
             run.in_flight += got;
-            if got < asked {
-                run.queue = Queue::Drained;
-            }
+        }
+        if got < asked {
+            self.queue = Queue::Drained;
+            self.ready = 0;
+        } else {
+            self.ready = self.ready.saturating_sub(got);
         }
         self.throttle.in_flight += got;
+    }
+
+    /// What the object held went back to the queue.
+    fn given_back(&mut self) {
+        self.queue = Queue::MayHaveDue;
+        self.ready = 0;
     }
 
     /// An attempt ended at `now_ms`: its slot is free, and its record is
@@ -304,6 +367,7 @@ impl Pipeline {
     /// alarm resumes its deliveries once their leases end.
     pub fn abandon(&mut self, now_ms: i64) {
         self.run = None;
+        self.given_back();
         while self.throttle.in_flight > 0 {
             self.throttle.ended(now_ms);
         }
@@ -318,6 +382,7 @@ impl Pipeline {
     /// The destination exists (again): runs may take deliveries.
     pub fn restart(&mut self) {
         self.stopped = false;
+        self.given_back();
     }
 
     /// When the alarm fires, if known (`None` until read from storage).
@@ -349,7 +414,6 @@ impl Run {
             started_ms: now_ms,
             full,
             in_flight: 0,
-            queue: Queue::MayHaveDue,
             alarm_by: None,
             unrecorded: 0,
             record_by: None,
@@ -636,11 +700,8 @@ mod tests {
 
     #[test]
     fn an_empty_queue_ends_a_run_at_once() {
-        let mut p = Pipeline::new();
-        p.wake(0);
-        assert_eq!(p.next(0, LIMITS), Step::Take(6));
-        p.taken(6, 0);
-        assert_eq!(p.next(0, LIMITS), QUIET_END);
+        // `drained` asserts each step.
+        assert!(!drained().running());
     }
 
     #[test]
@@ -1114,5 +1175,157 @@ mod tests {
         assert_eq!(ahead.release(), [4]);
         assert!(ahead.is_empty());
         assert_eq!(ahead.take(1, 0, timeout), Vec::<i64>::new());
+    }
+
+    /// A pipeline whose last run found the queue empty and ended.
+    fn drained() -> Pipeline {
+        let mut p = Pipeline::new();
+        p.wake(0);
+        assert_eq!(p.next(0, LIMITS), Step::Take(6));
+        p.taken(6, 0);
+        assert_eq!(p.next(0, LIMITS), QUIET_END);
+        p
+    }
+
+    #[test]
+    fn deliveries_go_straight_into_the_window_only_once_the_queue_is_known_drained() {
+        let mut fresh = Pipeline::new();
+        assert_eq!(
+            fresh.straight_in(3, 0, LIMITS),
+            0,
+            "what the queue holds is not known"
+        );
+        let mut p = drained();
+        assert_eq!(p.straight_in(3, 1, LIMITS), 3);
+        assert_eq!(p.straight_in(10, 1, LIMITS), 6, "a window's worth");
+        assert_eq!(p.straight_in(0, 1, LIMITS), 0);
+        // Deciding stores nothing: only `stored` counts them.
+        assert_eq!(p.straight_in(10, 1, LIMITS), 6);
+        assert!(p.stored(1, 2, false), "a run starts for them");
+        assert_eq!(p.straight_in(10, 1, LIMITS), 4, "two wait already");
+        // The run starts those two, and reads nothing from the queue.
+        assert_eq!(p.next(1, LIMITS), Step::Take(2));
+        p.taken(2, 2);
+        assert_eq!(p.straight_in(10, 1, LIMITS), 4, "two in flight");
+        assert_eq!(p.next(1, LIMITS), Step::Wait { until: None });
+        // More stored straight in while it runs: it takes just those.
+        assert!(!p.stored(2, 3, false));
+        assert!(p.wants_wake(6));
+        assert_eq!(p.straight_in(10, 2, LIMITS), 1);
+        assert_eq!(p.next(2, LIMITS), Step::Take(3));
+        p.taken(3, 3);
+        assert_eq!(p.next(2, LIMITS), Step::Wait { until: None });
+        for t in 3..8 {
+            p.attempt_ended(t);
+            p.recorded(None);
+        }
+        assert_eq!(p.next(8, LIMITS), QUIET_END);
+        assert_eq!(p.straight_in(10, 9, LIMITS), 6, "still drained");
+        // With a window of 0 read as 1.
+        let one = Limits {
+            max_in_flight: 0,
+            ..LIMITS
+        };
+        assert_eq!(p.straight_in(10, 9, one), 1);
+    }
+
+    #[test]
+    fn deliveries_stored_in_the_queue_have_the_run_read_it_again() {
+        let mut p = drained();
+        // Some went straight in, the rest had no slot: queued.
+        assert!(p.stored(1, 6, true));
+        assert_eq!(p.straight_in(1, 1, LIMITS), 0, "the queue holds some now");
+        assert_eq!(p.next(1, LIMITS), Step::Take(6));
+        p.taken(6, 6);
+        p.attempt_ended(2);
+        p.recorded(None);
+        assert_eq!(p.next(2, LIMITS), Step::Take(1), "the queue may hold more");
+        p.taken(1, 0);
+        assert_eq!(p.straight_in(1, 2, LIMITS), 1, "drained again");
+    }
+
+    #[test]
+    fn what_is_held_ready_is_given_back_when_a_run_yields_fails_or_the_destination_returns() {
+        // The budget ran out with deliveries held ready: the run yields, and
+        // they go back to the queue (nothing is known drained any more).
+        let mut p = drained();
+        p.stored(0, 2, false);
+        let spent = Limits {
+            run_budget_ms: 0,
+            ..LIMITS
+        };
+        assert_eq!(
+            p.next(0, spent),
+            Step::End(Ended {
+                full: false,
+                alarm_by: None,
+                yielded: true
+            })
+        );
+        assert_eq!(p.straight_in(1, 0, LIMITS), 0);
+        assert!(p.wake(1));
+        assert_eq!(p.next(1, LIMITS), Step::Take(6), "none is counted held");
+
+        let mut failed = drained();
+        failed.stored(0, 2, false);
+        failed.abandon(1);
+        assert_eq!(failed.straight_in(1, 1, LIMITS), 0);
+        assert!(failed.wake(2));
+        assert_eq!(failed.next(2, LIMITS), Step::Take(6));
+
+        let mut deleted = drained();
+        deleted.stored(0, 2, false);
+        deleted.stop();
+        assert_eq!(
+            deleted.straight_in(1, 0, LIMITS),
+            0,
+            "a deleted one takes nothing"
+        );
+        deleted.restart();
+        assert_eq!(deleted.straight_in(1, 0, LIMITS), 0);
+        deleted.wake(1);
+        assert_eq!(deleted.next(1, LIMITS), Step::Take(6));
+    }
+
+    #[test]
+    fn a_wake_or_the_alarm_ends_what_is_known_of_the_queue() {
+        let mut p = drained();
+        assert!(p.wake(1));
+        assert_eq!(p.straight_in(1, 1, LIMITS), 0);
+        let mut q = drained();
+        assert_eq!(q.alarm_fired(1), AlarmFired::StartRun);
+        assert_eq!(q.straight_in(1, 1, LIMITS), 0, "retries may be due");
+        assert_eq!(q.next(1, LIMITS), Step::Take(6));
+    }
+
+    #[test]
+    fn fewer_taken_than_held_ready_means_none_is_held() {
+        // A held delivery whose lease ran short was dropped: the queue has it.
+        let mut p = drained();
+        p.stored(0, 3, false);
+        assert_eq!(p.next(0, LIMITS), Step::Take(3));
+        p.taken(3, 2);
+        assert_eq!(p.next(0, LIMITS), Step::Wait { until: None });
+        assert_eq!(p.straight_in(10, 0, LIMITS), 4);
+    }
+
+    #[test]
+    fn the_throttle_bounds_what_goes_straight_in() {
+        let mut p = drained();
+        assert_eq!(p.straight_in(10, 0, throttled(2)), 2);
+        p.stored(0, 1, false);
+        assert_eq!(p.straight_in(10, 0, throttled(2)), 1, "one is held for it");
+        assert_eq!(p.next(0, throttled(2)), Step::Take(1));
+        p.taken(1, 1);
+        p.attempt_ended(10);
+        p.recorded(None);
+        assert_eq!(
+            p.straight_in(10, 10, throttled(1)),
+            0,
+            "a second after its end"
+        );
+        p.stored(10, 1, false);
+        assert_eq!(p.straight_in(10, 10, throttled(2)), 0);
+        assert_eq!(p.straight_in(10, 1_010, throttled(2)), 1);
     }
 }

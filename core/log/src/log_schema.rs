@@ -104,6 +104,12 @@ pub fn insert_deliveries(rows: usize) -> String {
     )
 }
 
+/// [`insert_deliveries`], answering the `seq` and `id` of each delivery it
+/// stored (none for an id already in the log).
+pub fn insert_deliveries_returning(rows: usize) -> String {
+    format!("{} RETURNING seq, id", insert_deliveries(rows))
+}
+
 /// Tables beside the log itself: the health ladder's streak and recoveries.
 pub const STATE_SCHEMA: &str = "\
 CREATE TABLE IF NOT EXISTS destination_health (
@@ -203,6 +209,25 @@ mod tests {
             .query_row("SELECT SUM(pending) FROM stats_hourly", [], |r| r.get(0))
             .unwrap();
         assert_eq!(pending, 3);
+        // Answering what it stored: "b" is known, "d" is new.
+        let answered: Vec<(i64, String)> = db
+            .prepare(&insert_deliveries_returning(2))
+            .unwrap()
+            .query_map(
+                rusqlite::params_from_iter(
+                    [row("b", "again"), row("d", "4")].into_iter().flatten(),
+                ),
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let d: i64 = db
+            .query_row("SELECT seq FROM deliveries WHERE id = 'd'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(answered, [(d, "d".to_string())]);
         assert_eq!(insert_deliveries(0), insert_deliveries(1));
         assert_eq!(
             insert_deliveries(INSERT_MAX_ROWS).matches('?').count(),

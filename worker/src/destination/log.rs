@@ -24,10 +24,13 @@ use edgehook_log::deliveries_page::{
     Cursor, LogReader, LogRow, Param, Position, query_key, read_page, snapshot,
 };
 use edgehook_log::deliveries_query::DeliveryQuery;
-use edgehook_log::log_schema::{INSERT_MAX_ROWS, RECORD_ATTEMPT, full_schema, insert_deliveries};
+use edgehook_log::log_schema::{
+    INSERT_MAX_ROWS, RECORD_ATTEMPT, full_schema, insert_deliveries, insert_deliveries_returning,
+};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use worker::{SqlStorage, SqlStorageValue};
 
 /// How long a page's continuation token stays valid.
@@ -105,17 +108,34 @@ impl Log {
 
     /// Stores new deliveries, in order, queued for now, or `skipped` (kept,
     /// never sent unless recovered) when the destination is paused or
-    /// disabled: one statement per `INSERT_MAX_ROWS` (14: 98 of the 100 parameters a statement may bind). A delivery id already
-    /// in the log is left as it is (a publish retried after a lost answer).
-    pub fn insert(&self, ds: &[NewDelivery], now_ms: i64, skipped: bool) -> Result<(), ApiError> {
+    /// disabled: one statement per `INSERT_MAX_ROWS` (14: 98 of the 100
+    /// parameters a statement may bind). A delivery id already in the log is
+    /// left as it is (a publish retried after a lost answer). The first
+    /// `straight` go straight into the window: leased until `lease_ms` as they
+    /// are stored, and answered as due rows to start (those stored, in order).
+    pub fn insert(
+        &self,
+        ds: &[NewDelivery],
+        now_ms: i64,
+        skipped: bool,
+        straight: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<DueRow>, ApiError> {
+        #[derive(Deserialize)]
+        struct Stored {
+            seq: i64,
+            id: String,
+        }
         let state = if skipped {
             State::Skipped
         } else {
             State::Pending
         };
-        for rows in ds.chunks(INSERT_MAX_ROWS) {
+        let mut leased = vec![];
+        for (chunk, rows) in ds.chunks(INSERT_MAX_ROWS).enumerate() {
+            let first = chunk * INSERT_MAX_ROWS;
             let mut bindings = Vec::with_capacity(rows.len() * 7);
-            for d in rows {
+            for (i, d) in rows.iter().enumerate() {
                 bindings.extend([
                     d.delivery_id.as_str().into(),
                     d.event_type.as_str().into(),
@@ -123,6 +143,8 @@ impl Log {
                     state.as_str().into(),
                     if skipped {
                         SqlStorageValue::Null
+                    } else if first + i < straight {
+                        lease_ms.into()
                     } else {
                         now_ms.into()
                     },
@@ -130,9 +152,30 @@ impl Log {
                     now_ms.into(),
                 ]);
             }
-            self.exec(&insert_deliveries(rows.len()), bindings)?;
+            if first >= straight {
+                self.exec(&insert_deliveries(rows.len()), bindings)?;
+                continue;
+            }
+            let stored: Vec<Stored> =
+                self.select(&insert_deliveries_returning(rows.len()), bindings)?;
+            let seqs: HashMap<String, i64> = stored.into_iter().map(|s| (s.id, s.seq)).collect();
+            leased.extend(
+                rows[..(straight - first).min(rows.len())]
+                    .iter()
+                    .filter_map(|d| {
+                        seqs.get(&d.delivery_id).map(|&seq| DueRow {
+                            seq,
+                            id: d.delivery_id.clone(),
+                            event_type: d.event_type.clone(),
+                            body: d.body.clone(),
+                            attempt_count: 0,
+                            round_start: 0,
+                            created_at: d.created_at_ms,
+                        })
+                    }),
+            );
         }
-        Ok(())
+        Ok(leased)
     }
 
     /// Takes up to `limit` deliveries due by `now_ms`, earliest first, and

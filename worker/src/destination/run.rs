@@ -2,7 +2,10 @@
 //! [`Pipeline`](edgehook_core::pipeline::Pipeline) decides.
 //!
 //! A delivery is attempted as soon as it is stored: taking it wakes the
-//! pipeline, which starts a run or hands it to the run in progress. A run is
+//! pipeline, which starts a run or hands it to the run in progress. While the
+//! queue is known to hold nothing due and the window has room, it goes
+//! straight in: leased in the statement that stores it and started from
+//! memory, with no read of the queue. A run is
 //! a sliding window: it takes due deliveries from the queue (leasing each for
 //! its attempt, so a restart mid-attempt retries it after the lease) only
 //! when a slot is free and the throttle allows, starts each attempt at once,
@@ -15,13 +18,14 @@
 //! the alarm, the safety net and clock that resumes, retries and purges.
 
 use super::attempts::Attempts;
+use super::log::DueRow;
 use super::state::Destination;
 use super::{Enqueued, NewDelivery};
 use crate::config;
 use crate::http::internal;
 use edgehook_core::delivery::DeliveryView;
 use edgehook_core::error::ApiError;
-use edgehook_core::pipeline::{AlarmFired, Ended, RECOVERY_ALARM_MS, Step};
+use edgehook_core::pipeline::{Ahead, AlarmFired, Ended, RECOVERY_ALARM_MS, Step};
 use futures_util::stream::FuturesUnordered;
 use std::rc::Rc;
 use worker::wasm_bindgen_futures::spawn_local;
@@ -31,8 +35,10 @@ const PURGE_BATCH: i64 = 1_000;
 
 impl Destination {
     /// Stores deliveries, in order, and starts attempting them at once (one
-    /// wake for all); while the destination is paused or disabled, keeps
-    /// them as `skipped` instead.
+    /// wake for all): those the pipeline lets go straight into the window are
+    /// leased as they are stored and held for the run, the others queued;
+    /// while the destination is paused or disabled, keeps them as `skipped`
+    /// instead.
     pub async fn enqueue(
         self: &Rc<Self>,
         deliveries: &[NewDelivery],
@@ -40,12 +46,25 @@ impl Destination {
         let Some(dest) = self.config().await? else {
             return Ok(vec![Enqueued::Gone; deliveries.len()]);
         };
-        let now = config::now_ms();
-        self.log()?.insert(deliveries, now, !dest.is_active)?;
         if !dest.is_active {
+            self.log()?
+                .insert(deliveries, config::now_ms(), true, 0, 0)?;
             return Ok(vec![Enqueued::Skipped; deliveries.len()]);
         }
-        self.wake(now).await?;
+        let limits = self.limits().await?;
+        let now = config::now_ms();
+        self.alarm_by(Some(now + RECOVERY_ALARM_MS)).await?;
+        // Nothing is awaited from here on: what the pipeline allows is what
+        // is stored, held and counted.
+        let n = u32::try_from(deliveries.len()).unwrap_or(u32::MAX);
+        let straight = self.pipeline.borrow_mut().straight_in(n, now, limits);
+        let lease = Ahead::<DueRow>::lease(now, dest.timeout_seconds * 1000);
+        let ready = self
+            .log()?
+            .insert(deliveries, now, false, straight as usize, lease)?;
+        let held = ready.len() as u32;
+        self.ahead.borrow_mut().hold(ready, lease);
+        self.stored(now, held, straight < n)?;
         Ok(vec![Enqueued::Stored; deliveries.len()])
     }
 
@@ -79,7 +98,13 @@ impl Destination {
     /// restart.
     pub(super) async fn wake(self: &Rc<Self>, now: i64) -> Result<(), ApiError> {
         self.alarm_by(Some(now + RECOVERY_ALARM_MS)).await?;
-        if self.pipeline.borrow_mut().wake(now) {
+        self.stored(now, 0, true)
+    }
+
+    /// [`Self::wake`] once the alarm is seen to: `ready` deliveries were
+    /// stored straight into the window and, if `queued`, others in the queue.
+    fn stored(self: &Rc<Self>, now: i64, ready: u32, queued: bool) -> Result<(), ApiError> {
+        if self.pipeline.borrow_mut().stored(now, ready, queued) {
             let me = Rc::clone(self);
             spawn_local(async move {
                 if let Err(e) = me.run().await {
