@@ -112,11 +112,16 @@ impl Log {
 
     /// The recovery still running, if any (one at a time).
     pub fn running_recovery(&self) -> Result<Option<Recovery>, ApiError> {
+        if self.recovering.get() == Some(false) {
+            return Ok(None);
+        }
         let all = self.recoveries(
             "SELECT state FROM recoveries ORDER BY created_at DESC LIMIT 1",
             vec![],
         )?;
-        Ok(all.into_iter().find(|r| !r.finished()))
+        let running = all.into_iter().find(|r| !r.finished());
+        self.recovering.set(Some(running.is_some()));
+        Ok(running)
     }
 
     fn recoveries(
@@ -139,6 +144,8 @@ impl Log {
 
     /// Stores a recovery as it stands; older finished ones are forgotten.
     pub fn put_recovery(&self, r: &Recovery, now_ms: i64) -> Result<(), ApiError> {
+        // Look again whether one runs.
+        self.recovering.set(None);
         let state = serde_json::to_string(r).ctx("recovery: encode")?;
         self.exec(
             "INSERT INTO recoveries (id, state, created_at) VALUES (?, ?, ?) \

@@ -83,6 +83,9 @@ pub struct Log {
     /// Whether `recovery_members` may hold a delivery (`None`: not looked at):
     /// while it holds none, a finished delivery costs no statement for it.
     pub(super) members: Cell<Option<bool>>,
+    /// Whether a recovery may be running (`None`: not looked at): while none
+    /// is, a take that finds the queue dry costs no statement for it.
+    pub(super) recovering: Cell<Option<bool>>,
 }
 
 impl Log {
@@ -92,6 +95,7 @@ impl Log {
             sql,
             health: RefCell::new(None),
             members: Cell::new(None),
+            recovering: Cell::new(None),
         };
         log.exec(&full_schema(), vec![])?;
         Ok(log)
