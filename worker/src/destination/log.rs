@@ -30,7 +30,6 @@ use edgehook_log::log_schema::{
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use worker::{SqlStorage, SqlStorageValue};
 
 /// How long a page's continuation token stays valid.
@@ -162,13 +161,14 @@ impl Log {
             }
             let stored: Vec<Stored> =
                 self.select(&insert_deliveries_returning(rows.len()), bindings)?;
-            let seqs: HashMap<String, i64> = stored.into_iter().map(|s| (s.id, s.seq)).collect();
+            // At most a window's worth, among at most `INSERT_MAX_ROWS` answered.
             leased.extend(
                 rows[..(straight - first).min(rows.len())]
                     .iter()
                     .filter_map(|d| {
-                        seqs.get(&d.delivery_id).map(|&seq| DueRow {
-                            seq,
+                        let s = stored.iter().find(|s| s.id == d.delivery_id)?;
+                        Some(DueRow {
+                            seq: s.seq,
                             id: d.delivery_id.clone(),
                             event_type: d.event_type.clone(),
                             body: d.body.clone(),
