@@ -1,11 +1,18 @@
 """Fixtures of the end-to-end suite: one `wrangler dev` for the whole session
-(retry schedule shortened to 1 s so delivery tests finish quickly), a fresh
+(retry schedule shortened to 1 s so delivery tests finish quickly; one per
+test process when pytest-xdist runs the suite in several), a fresh
 organization and signed-in user per test (so per-user rate limits never
 collide between tests), the operator client, a webhook receiver, and a
 factory for tests that need a Worker of their own (other settings, restarts).
 
 Every test is bounded by pytest-timeout; a failing test shows the tail of the
 wrangler log in its report.
+
+Run in parallel (`pytest -n 2 --dist loadgroup`, as scripts/test.sh does),
+the worker's wasm is built once before the test processes start; the tests
+that share a module-scoped fixture run in one process, so it is set up once;
+and the tests marked `slow` are handed out first, so that no process is left
+running a long test alone at the end.
 """
 
 from __future__ import annotations
@@ -24,20 +31,39 @@ TEST_TIMEOUT_SECONDS = 240
 SESSION_VARS = {"EDGEHOOK_RETRY_SCHEDULE_SECONDS": "1,1,1,1,1"}
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: takes 15 s or more; handed out first when the suite runs in parallel")
+    # The worker's wasm, built once per session (a no-op when up to date): by
+    # the only process, or by pytest-xdist's controller before its test
+    # processes start (they have `workerinput`).
+    if not (hasattr(config, "workerinput") or config.option.collectonly or config.option.help):
+        build_worker()
+
+
+def module_fixture(item) -> str | None:
+    """The first module-scoped fixture `item` uses, if any."""
+    for name in item.fixturenames:
+        defs = item._fixtureinfo.name2fixturedefs.get(name)
+        if defs and defs[-1].scope == "module":
+            return name
+    return None
+
+
+# Before pytest-xdist's own hook, which reads the `xdist_group` markers.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT_SECONDS))
+        shared = module_fixture(item)
+        if shared is not None:
+            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}.{shared}"))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
-def worker_build():
-    """The worker's wasm, built once per session (no-op when up to date)."""
-    build_worker()
-
-
-@pytest.fixture(scope="session")
-def worker(worker_build):
+def worker():
     """The Worker every test shares, stopped and its state removed at the end."""
     w = Worker(vars=SESSION_VARS)
     try:
@@ -48,7 +74,7 @@ def worker(worker_build):
 
 
 @pytest.fixture
-def make_worker(worker_build):
+def make_worker():
     """Starts extra Workers with other settings: `make_worker(vars={...})`.
     Each is stopped and its state removed after the test."""
     started: list[Worker] = []

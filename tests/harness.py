@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -137,11 +138,33 @@ def wrangler_config(dest_dir: Path) -> Path:
     return path
 
 
+def ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel draws ports from for outgoing connections and for
+    listeners on port 0."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now, drawn below
+    the kernel's ephemeral range: a port from that range could be handed to
+    some outgoing connection (the suite makes thousands) or to another
+    process's listener on port 0 between this check and the Worker binding it,
+    which ends that Worker's start with "Address already in use"."""
+    low = ephemeral_ports()[0]
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(10_000, low) if low > 10_000 else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError(f"no free TCP port on 127.0.0.1 between 10000 and {low}")
 
 
 class Worker:
@@ -229,6 +252,10 @@ class Worker:
         for name, value in self.vars.items():
             if value is not None:
                 args += ["--var", f"{name}:{value}"]
+        if "--inspector-port" not in self.extra_args:
+            # wrangler's own choice (9229, or the next free port) races with
+            # another wrangler dev starting at the same moment.
+            args += ["--inspector-port", str(free_port())]
         args += self.extra_args
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== wrangler dev on port {self.port} =====\n".encode())

@@ -325,6 +325,7 @@ def stored_rows(db: Path) -> int:
             conn.close()
 
 
+@pytest.mark.slow
 def test_a_flood_of_bogus_sign_ins_leaves_no_object_per_made_up_user(make_worker):
     """Forty sign-ins naming made-up users of a real organization with one
     made-up key id make two limiter objects (the address's and the key id's

@@ -22,6 +22,7 @@ from receiver import Receiver, Reply
 ARRIVAL_TIMEOUT = 120
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_sigkill_with_pending_deliveries_loses_nothing(engine, org):
     with Receiver(default=Reply(500)) as failing, Receiver(default=Reply(200, delay=0.2)) as slow:

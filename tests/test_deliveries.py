@@ -444,6 +444,7 @@ def page_rows(tenant, dest, **params) -> list[dict]:
         assert isinstance(token, int) and 0 < token < 2**53
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("params", [
     {},
     {"status": "failed"},

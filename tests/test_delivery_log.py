@@ -71,6 +71,7 @@ def d1(worker, sql: str) -> list[dict]:
     return json.loads(out.stdout)[0]["results"]
 
 
+@pytest.mark.slow
 def test_d1_holds_no_event_delivery_or_attempt(engine, org):
     marker = "marker-" + os.urandom(8).hex()
     with Receiver([Reply(500)], default=Reply(200)) as rx:
@@ -147,6 +148,7 @@ def test_delete_during_an_attempt_ends_it_and_frees_the_object(engine, org):
 RETENTION_SECONDS = 6
 
 
+@pytest.mark.slow
 def test_the_object_purges_its_log_past_retention():
     w = start_engine({"EDGEHOOK_DELIVERY_RETENTION_SECONDS": str(RETENTION_SECONDS)})
     org = new_tenant(w)
@@ -217,6 +219,7 @@ def test_an_answer_is_kept_to_4_kb_however_it_is_framed(engine, org, reply):
         assert attempt["response_body_truncated"] is (len(reply.body) > 4096)
 
 
+@pytest.mark.slow
 def test_half_failed_delete_and_rotation_are_safe_to_retry():
     w = start_engine({"EDGEHOOK_TEST_FAULTS":
                       "delete-between-object-and-d1,rotate-between-d1-and-object"})

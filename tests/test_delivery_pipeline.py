@@ -96,6 +96,7 @@ def wait_finished(tenant, dest: str, ids: list[str], timeout: float) -> dict[str
 
 # --- the window of attempts in flight ----------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("max_in_flight", [None, 2], ids=["default 6", "set to 2"])
 def test_a_slow_receiver_never_sees_more_connections_than_the_window(make_worker, max_in_flight):
     """A receiver that answers after 1 s and counts its concurrent requests;
@@ -125,6 +126,7 @@ def test_a_slow_receiver_never_sees_more_connections_than_the_window(make_worker
     t.close()
 
 
+@pytest.mark.slow
 def test_healthy_requests_keep_arriving_while_held_ones_wait_for_their_timeout(make_worker):
     """Every 5th request is held past the destination's 2 s timeout, the rest
     answered in 10 ms. While a held request is open, healthy ones keep
@@ -272,6 +274,7 @@ def test_a_run_past_its_budget_yields_and_its_alarm_continues_it(make_worker):
     t.close()
 
 
+@pytest.mark.slow
 def test_a_destination_paused_mid_backlog_sends_the_rest_at_once_when_resumed(make_worker):
     """30 events at once to a receiver taking 0.5 s, paused after the first
     arrivals: the attempts in flight end, nothing more is sent while it is
@@ -328,6 +331,7 @@ def checkpointed_size(db: Path) -> int:
     return db.stat().st_size
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_an_idempotency_key_takes_at_most_200_bytes_whatever_the_fan_out(make_worker):
     """10,000 keyed publishes to an organization with 10 destinations: its

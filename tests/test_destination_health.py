@@ -152,6 +152,7 @@ LADDER_VARS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_failing_destination_is_warned_about_disabled_and_recovers(make_worker):
     w = make_worker(vars=LADDER_VARS)
@@ -245,6 +246,7 @@ def test_recover_answers_409_while_running_and_422_past_14_days(engine, org):
         rx.wait_for(30, timeout=60)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_recovery_cut_off_by_a_crash_resumes_and_delivers_every_delivery(make_worker):
     w = make_worker(vars=ENGINE_VARS)

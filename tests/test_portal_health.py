@@ -273,6 +273,7 @@ LADDER_VARS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_destination_disabled_for_failing_reads_so_and_can_be_re_enabled(page, make_worker, request):
     w = make_worker(vars=LADDER_VARS)

@@ -28,7 +28,7 @@ PORTAL_PER_MINUTE = 6
 
 
 @pytest.fixture(scope="module")
-def limited(worker_build):
+def limited():
     """A Worker with a cap of 4 sessions and 6 portal delivery calls a minute
     (the seed's 20 and 5 for everything else)."""
     w = Worker(vars={"EDGEHOOK_PORTAL_MAX_SESSIONS": str(MAX_SESSIONS),

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from harness import destination_body, new_tenant
 
 
+@pytest.mark.slow
 def test_destinations_survive_a_killed_runtime(make_worker):
     w = make_worker()
     t = new_tenant(w)

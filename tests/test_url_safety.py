@@ -119,7 +119,7 @@ LOOPBACK = [
 
 
 @pytest.fixture(scope="module")
-def strict_tenant(worker_build):
+def strict_tenant():
     """A tenant of a Worker started with the production default
     EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS=false."""
     with Worker(vars={"EDGEHOOK_ALLOW_LOOPBACK_DESTINATIONS": "false"}) as w:

@@ -341,6 +341,7 @@ def interpreters() -> list[str]:
     return [found[m] for m in sorted(found)]
 
 
+@pytest.mark.slow
 def test_the_wheel_installs_and_verifies_on_every_cpython_found(tmp_path):
     wheels = sorted((REPO_ROOT / "target" / "wheels").glob("edgehook_verify-*-cp39-abi3-*.whl"))
     assert wheels, "no wheel: run scripts/build-python.sh"
