@@ -138,14 +138,13 @@ def wrangler_config(dest_dir: Path) -> Path:
     return path
 
 
-def ephemeral_ports() -> tuple[int, int]:
-    """The range the kernel draws ports from for outgoing connections and for
-    listeners on port 0."""
+def ephemeral_low() -> int:
+    """The lowest port of the range the kernel draws from for outgoing
+    connections and for listeners on port 0."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def free_port() -> int:
@@ -154,7 +153,7 @@ def free_port() -> int:
     some outgoing connection (the suite makes thousands) or to another
     process's listener on port 0 between this check and the Worker binding it,
     which ends that Worker's start with "Address already in use"."""
-    low = ephemeral_ports()[0]
+    low = ephemeral_low()
     rng = random.SystemRandom()
     for _ in range(200):
         port = rng.randrange(10_000, low) if low > 10_000 else 0
