@@ -12,7 +12,6 @@
 //! - [`delivery`], [`delivery_run`]: the delivery state machine and the
 //!   bookkeeping of one attempt in a destination's log.
 //! - [`publish`]: the publish quota, idempotency keys and routing by event type.
-//! - [`object_call`]: how commands and replies travel to and from the objects.
 //! - [`settings`]: the worker's settings and their defaults.
 //! - [`health`]: which settings, secrets and bindings a deployment lacks.
 //! - [`request_body`]: a request body read with a cap.
@@ -34,7 +33,6 @@ pub mod event_catalog;
 pub mod event_types;
 pub mod health;
 pub mod ids;
-pub mod object_call;
 pub mod operational;
 pub mod pipeline;
 pub mod portal;

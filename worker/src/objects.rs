@@ -5,24 +5,20 @@
 //! read status numbers.
 //!
 //! Every publish makes two of these calls, so they go straight through the
-//! runtime's own `stub.fetch(url, init)`: no request object is built in Rust.
-//! A command or reply whose JSON is small printable ASCII travels in one
-//! header ([`edgehook_core::object_call`]), which spares both sides a body
-//! stream to open, pump and read; any other travels in the body, read in one
-//! piece with `text()`.
+//! runtime's own `stub.fetch(url, init)` and `response.text()`: no request
+//! object is built in Rust and no reply is read chunk by chunk through a stream.
 
 use crate::error::Context;
 use crate::http::internal;
 use edgehook_core::error::ApiError;
-use edgehook_core::object_call::{COMMAND_HEADER, REPLY_HEADER, inline};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::js_sys::Promise;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys::{Headers as JsHeaders, RequestInit, Response as JsResponse};
-use worker::{Env, Headers, Request, Response};
+use worker::web_sys::{RequestInit, Response as JsResponse};
+use worker::{Env, Request, Response};
 
 #[wasm_bindgen]
 extern "C" {
@@ -51,16 +47,10 @@ pub async fn call<C: Serialize, T: DeserializeOwned>(
     stub: &ObjectStub,
     command: &C,
 ) -> Result<T, ApiError> {
-    let json = serde_json::to_string(command).ctx("object: encode a command")?;
+    let body = serde_json::to_string(command).ctx("object: encode a command")?;
     let init = RequestInit::new();
     init.set_method("POST");
-    if inline(&json) {
-        let headers = JsHeaders::new().map_err(js_error)?;
-        headers.set(COMMAND_HEADER, &json).map_err(js_error)?;
-        init.set_headers(&headers);
-    } else {
-        init.set_body(&JsValue::from_str(&json));
-    }
+    init.set_body(&JsValue::from_str(&body));
     let resp: JsResponse = JsFuture::from(
         stub.fetch_with_init("https://object/", &init)
             .map_err(js_error)?,
@@ -68,14 +58,11 @@ pub async fn call<C: Serialize, T: DeserializeOwned>(
     .await
     .map_err(js_error)?
     .unchecked_into();
-    let text = match resp.headers().get(REPLY_HEADER).map_err(js_error)? {
-        Some(inline) => inline,
-        None => JsFuture::from(resp.text().map_err(js_error)?)
-            .await
-            .map_err(js_error)?
-            .as_string()
-            .unwrap_or_default(),
-    };
+    let text = JsFuture::from(resp.text().map_err(js_error)?)
+        .await
+        .map_err(js_error)?
+        .as_string()
+        .unwrap_or_default();
     serde_json::from_str::<Result<T, ApiError>>(&text).map_err(|e| {
         internal(format!(
             "object answered {} with an unreadable reply: {e}",
@@ -90,14 +77,7 @@ fn js_error(e: JsValue) -> ApiError {
 
 /// Reads the command an object was sent.
 pub async fn command<C: DeserializeOwned>(req: &mut Request) -> Result<C, ApiError> {
-    let text = match req
-        .headers()
-        .get(COMMAND_HEADER)
-        .ctx("object: read a command's header")?
-    {
-        Some(inline) => inline,
-        None => req.text().await.ctx("object: read a command")?,
-    };
+    let text = req.text().await.ctx("object: read a command")?;
     serde_json::from_str(&text).map_err(|e| internal(format!("unreadable command: {e}")))
 }
 
@@ -108,11 +88,5 @@ pub fn reply<T: Serialize>(result: Result<T, ApiError>) -> worker::Result<Respon
     if let Err(ApiError::Internal(detail)) = &result {
         worker::console_error!("internal error: {detail}");
     }
-    let json = serde_json::to_string(&result)?;
-    if !inline(&json) {
-        return Response::ok(json);
-    }
-    let headers = Headers::new();
-    headers.set(REPLY_HEADER, &json)?;
-    Ok(Response::empty()?.with_headers(headers))
+    Response::from_json(&result)
 }
